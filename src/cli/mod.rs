@@ -1,0 +1,87 @@
+//! Command line: `serve`, `migrate`, `check`, `token …`, `demo`.
+
+mod check;
+mod demo;
+mod token;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::db::{self, migrations};
+use crate::startup::Application;
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(name = "scim-sidecar", version, about = "SCIM 2.0 provisioning sidecar for Sourcebot")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the SCIM API (applies migrations first only if database.migrate_on_start).
+    Serve,
+    /// Apply the service's database migrations (safe to repeat).
+    Migrate,
+    /// Report configuration, database, schema and licence state; non-zero exit on problems.
+    Check,
+    /// Manage an org's SCIM tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Run a throw-away demo: database, org, token and licence included.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token; it is printed once, as the last line of stdout.
+    Create {
+        #[arg(long)]
+        org: i32,
+        #[arg(long)]
+        name: String,
+    },
+    /// List an org's tokens (never their secrets).
+    List {
+        #[arg(long)]
+        org: i32,
+    },
+    /// Revoke an org's token by name.
+    Revoke {
+        #[arg(long)]
+        org: i32,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load()?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(&settings).await?;
+            app.run_until_stopped().await.context("the HTTP server failed")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let url = settings.database_url()?;
+            let applied = migrations::run_pending(url)
+                .await
+                .with_context(|| format!("migrating {}", db::redacted_url(url)))?;
+            if applied.is_empty() {
+                println!("Database is up to date; no migration applied.");
+            } else {
+                println!("Applied {} migration(s): {}", applied.len(), applied.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => check::run(&settings).await,
+        Command::Token(command) => token::run(&settings, command).await,
+        Command::Demo(args) => demo::run(settings, args).await,
+    }
+}

@@ -1,0 +1,46 @@
+//! Embedded migrations. Diesel's history table and everything the service owns live in its
+//! own schema, `scim_sidecar`; the only objects written to the app's `public` schema are the
+//! SCIM additions the app itself defines, created so that re-running is a no-op.
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::AsyncPgConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// The service's own PostgreSQL schema.
+pub const SERVICE_SCHEMA: &str = "scim_sidecar";
+
+/// Serialises concurrent `migrate` runs (several replicas starting at once). The two-key
+/// advisory lock namespace is private to this service.
+const MIGRATION_LOCK: (i32, i32) = (0x5c1a_5c1a, 1);
+
+/// Applies pending migrations and returns the versions applied (empty when up to date).
+pub async fn run_pending(database_url: &str) -> anyhow::Result<Vec<String>> {
+    let url = database_url.to_owned();
+    // Diesel's migration harness is synchronous; it runs on a blocking thread through
+    // diesel-async's wrapper, which drives the async connection on this runtime.
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        conn.batch_execute(&format!(
+            "SELECT pg_advisory_lock({}, {}); \
+             CREATE SCHEMA IF NOT EXISTS {SERVICE_SCHEMA}; \
+             SET search_path TO {SERVICE_SCHEMA}, public;",
+            MIGRATION_LOCK.0, MIGRATION_LOCK.1
+        ))?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|error| anyhow::anyhow!("migration failed: {error}"));
+        // The lock is also released when the connection closes; unlocking explicitly keeps
+        // the intent visible.
+        conn.batch_execute(&format!(
+            "SELECT pg_advisory_unlock({}, {})",
+            MIGRATION_LOCK.0, MIGRATION_LOCK.1
+        ))?;
+        applied
+    })
+    .await?
+}

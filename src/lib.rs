@@ -1,0 +1,15 @@
+//! scim-sidecar: a SCIM 2.0 provisioning service that shares the Sourcebot app's PostgreSQL
+//! database. See README.md for what it does and how to run it.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod devdb;
+pub mod error;
+pub mod http;
+pub mod license;
+pub mod scim;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

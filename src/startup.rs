@@ -1,0 +1,118 @@
+//! Building and running the HTTP server: everything `serve` does before it accepts a request.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::auth::token::TokenHasher;
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use crate::db::{self, migrations, schema_check};
+use crate::license::{self, EntitlementGate, LicenseClaims};
+use crate::state::AppState;
+use crate::http;
+
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+}
+
+impl Application {
+    /// Validates configuration, licence and database, then binds the listener. Any problem
+    /// stops here with a message that says what to fix.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let database_url = settings.database_url()?;
+        let hasher = TokenHasher::new(settings.encryption_key()?);
+        let license_key = license::load_configured(&settings.license, license::now_ms())
+            .context("the configured licence key is not usable")?;
+        log_license(license_key.as_ref());
+
+        if settings.database.migrate_on_start {
+            let applied = migrations::run_pending(database_url)
+                .await
+                .with_context(|| format!("migrating {}", db::redacted_url(database_url)))?;
+            tracing::info!(migrations.applied = applied.len(), "migrations are up to date");
+        }
+        let pool = db::build_pool(&settings.database, database_url)?;
+        let report = {
+            let mut conn = pool.get().await.with_context(|| {
+                format!("cannot connect to the database at {}", db::redacted_url(database_url))
+            })?;
+            schema_check::check_schema(&mut conn).await.context("reading the database schema")?
+        };
+        if !report.is_ok() {
+            anyhow::bail!(
+                "the database lacks what the service needs:\n{}",
+                report.describe().trim_end()
+            );
+        }
+
+        let state = web::Data::new(AppState {
+            pool,
+            authenticator: Authenticator::new(
+                hasher,
+                Duration::from_secs(settings.auth.token_cache_ttl_secs),
+                Duration::from_secs(settings.auth.last_used_interval_secs),
+            ),
+            gate: EntitlementGate::new(
+                license_key,
+                Duration::from_secs(settings.license.org_refresh_secs),
+            ),
+            enabled: settings.server.enabled,
+            public_url: settings.server.public_url.clone(),
+        });
+        if !settings.server.enabled {
+            tracing::warn!("SCIM provisioning is disabled (SCIM_ENABLED=false): every SCIM request is refused");
+        }
+
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        let address = listener.local_addr()?;
+        let max_body_bytes = settings.server.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(|cfg| http::routes(cfg, max_body_bytes))
+                .wrap(from_fn(http::request_span))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self { address, server })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops the server gracefully (what SIGTERM and SIGINT do too).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped; in-flight requests finish within `server.shutdown_timeout_secs`.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(listen = %self.address, "scim-sidecar is serving");
+        self.server.await
+    }
+}
+
+fn log_license(claims: Option<&LicenseClaims>) {
+    match claims {
+        Some(claims) => tracing::info!(
+            license.id = claims.sub.as_deref().unwrap_or("-"),
+            license.expires = %license::format_unix(claims.exp),
+            license.seats = claims.seats,
+            "licence key verified; it grants scim"
+        ),
+        None => tracing::warn!(
+            "no licence key configured (SCIM_LICENSE_KEY): only orgs whose \"License\" row grants scim can provision"
+        ),
+    }
+}
