@@ -141,7 +141,8 @@ impl SchemaReport {
                  database and upgrade the app first.\n",
             );
         }
-        if !ours.is_empty() {
+        // Migrations cannot run before the app's tables exist, so that hint comes alone.
+        if app.is_empty() && !ours.is_empty() {
             text.push_str(
                 "  The SCIM additions are missing: run `scim-sidecar migrate` (or set \
                  SCIM__DATABASE__MIGRATE_ON_START=true).\n",

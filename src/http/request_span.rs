@@ -41,7 +41,7 @@ pub async fn request_span(
     tracing::info!(
         parent: &span,
         http.status = status,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request finished"
     );
     result.map(|mut response| {

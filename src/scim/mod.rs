@@ -3,6 +3,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod filter;
 
 pub use error::{ScimError, ScimType};
 
