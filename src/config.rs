@@ -138,7 +138,10 @@ impl Settings {
             .iter()
             .filter_map(|(var, key)| {
                 let value = env.get(*var)?;
-                Some((format!("SCIM__{}", key.replace('.', "__").to_uppercase()), value.clone()))
+                Some((
+                    format!("SCIM__{}", key.replace('.', "__").to_uppercase()),
+                    value.clone(),
+                ))
             })
             .collect();
         let scoped: config::Map<String, String> = env
@@ -148,7 +151,10 @@ impl Settings {
             .collect();
 
         let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(BUILT_IN_BASE, config::FileFormat::Toml))
+            .add_source(config::File::from_str(
+                BUILT_IN_BASE,
+                config::FileFormat::Toml,
+            ))
             .add_source(config::File::from(dir.join("base.toml")).required(false));
         if let Some(overlay) = env.get("SCIM_ENV").filter(|name| !name.is_empty()) {
             builder = builder.add_source(config::File::from(dir.join(overlay)).required(false));
@@ -175,10 +181,16 @@ impl Settings {
             }
         }
         if self.database.pool_max_size == 0 {
-            return Err(SettingsError::invalid("database.pool_max_size", "must be at least 1"));
+            return Err(SettingsError::invalid(
+                "database.pool_max_size",
+                "must be at least 1",
+            ));
         }
         if self.database.acquire_timeout_ms == 0 {
-            return Err(SettingsError::invalid("database.acquire_timeout_ms", "must be at least 1"));
+            return Err(SettingsError::invalid(
+                "database.acquire_timeout_ms",
+                "must be at least 1",
+            ));
         }
         let name_ok = !self.database.application_name.is_empty()
             && self.database.application_name.len() <= 63
@@ -195,7 +207,10 @@ impl Settings {
         }
         if let Some(key) = &self.auth.encryption_key {
             if key.expose_secret().is_empty() {
-                return Err(SettingsError::invalid("auth.encryption_key", "must not be empty"));
+                return Err(SettingsError::invalid(
+                    "auth.encryption_key",
+                    "must not be empty",
+                ));
             }
         }
         if self.license.key.is_some() && self.license.public_key_file.is_none() {
@@ -257,7 +272,10 @@ mod tests {
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let env = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::load_from(Path::new("/nonexistent-config-dir"), &env)
     }
 
@@ -275,7 +293,10 @@ mod tests {
     fn well_known_variables_feed_their_settings() {
         let settings = load(&[
             ("DATABASE_URL", "postgres://u@h/db"),
-            ("SOURCEBOT_ENCRYPTION_KEY", "00000000000000000000000000000000"),
+            (
+                "SOURCEBOT_ENCRYPTION_KEY",
+                "00000000000000000000000000000000",
+            ),
             ("SCIM_LISTEN", "127.0.0.1:9999"),
             ("SCIM_PUBLIC_URL", "https://sb.example.com/scim/v2"),
             ("SCIM_ENABLED", "false"),
@@ -284,7 +305,10 @@ mod tests {
         .expect("loads");
         assert_eq!(settings.database_url().unwrap(), "postgres://u@h/db");
         // An all-digit key must survive as text, leading zeros included.
-        assert_eq!(settings.encryption_key().unwrap(), b"00000000000000000000000000000000");
+        assert_eq!(
+            settings.encryption_key().unwrap(),
+            b"00000000000000000000000000000000"
+        );
         assert_eq!(settings.server.listen.port(), 9999);
         assert!(!settings.server.enabled);
         assert_eq!(settings.log.format, LogFormat::Json);
@@ -309,15 +333,33 @@ mod tests {
     #[test]
     fn invalid_values_name_the_setting_and_its_variables() {
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[("SCIM_LISTEN", "not-an-address")], "server.listen (SCIM_LISTEN or SCIM__SERVER__LISTEN)"),
+            (
+                &[("SCIM_LISTEN", "not-an-address")],
+                "server.listen (SCIM_LISTEN or SCIM__SERVER__LISTEN)",
+            ),
             (&[("SCIM_ENABLED", "maybe")], "server.enabled"),
-            (&[("SCIM__DATABASE__POOL_MAX_SIZE", "lots")], "database.pool_max_size"),
-            (&[("SCIM__DATABASE__POOL_MAX_SIZE", "0")], "database.pool_max_size"),
-            (&[("SCIM_PUBLIC_URL", "ftp://example.com")], "server.public_url"),
+            (
+                &[("SCIM__DATABASE__POOL_MAX_SIZE", "lots")],
+                "database.pool_max_size",
+            ),
+            (
+                &[("SCIM__DATABASE__POOL_MAX_SIZE", "0")],
+                "database.pool_max_size",
+            ),
+            (
+                &[("SCIM_PUBLIC_URL", "ftp://example.com")],
+                "server.public_url",
+            ),
             (&[("SCIM_LOG_FORMAT", "xml")], "log.format"),
             (&[("SCIM_LICENSE_KEY", "a.b.c")], "license.public_key_file"),
-            (&[("SCIM__LICENSE__ALGORITHM", "HS256")], "license.algorithm"),
-            (&[("SCIM__DATABASE__APPLICATION_NAME", "x'; drop")], "database.application_name"),
+            (
+                &[("SCIM__LICENSE__ALGORITHM", "HS256")],
+                "license.algorithm",
+            ),
+            (
+                &[("SCIM__DATABASE__APPLICATION_NAME", "x'; drop")],
+                "database.application_name",
+            ),
         ];
         for (vars, expected) in cases {
             let message = load(vars).expect_err("must be refused").to_string();
@@ -335,7 +377,10 @@ mod tests {
         .to_string();
         assert!(!message.contains("super-secret-licence"));
         assert!(!message.contains("hunter2"));
-        let debug = format!("{:?}", load(&[("DATABASE_URL", "postgres://u:hunter2@h/db")]).unwrap());
+        let debug = format!(
+            "{:?}",
+            load(&[("DATABASE_URL", "postgres://u:hunter2@h/db")]).unwrap()
+        );
         assert!(!debug.contains("hunter2"), "{debug}");
     }
 

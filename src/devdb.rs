@@ -47,7 +47,10 @@ impl DevServer {
 
     pub fn describe(&self) -> String {
         match &self.source {
-            Source::DatabaseUrl => format!("DATABASE_URL ({})", crate::db::redacted_url(self.admin_url())),
+            Source::DatabaseUrl => format!(
+                "DATABASE_URL ({})",
+                crate::db::redacted_url(self.admin_url())
+            ),
             Source::LocalDefault => "the local server on 127.0.0.1:5432".to_owned(),
             Source::PrivateCluster(dir) => format!("a private cluster in {}", dir.display()),
         }
@@ -62,7 +65,9 @@ impl DevServer {
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {ident} WITH (FORCE)"))
             .await?;
-        admin.batch_execute(&format!("CREATE DATABASE {ident}")).await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {ident}"))
+            .await?;
         Ok(self.database_url(name))
     }
 }
@@ -70,7 +75,9 @@ impl DevServer {
 /// Creates the app's tables in an empty database, as the app would.
 pub async fn apply_app_schema(database_url: &str) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(database_url).await?;
-    conn.batch_execute(APP_SCHEMA_SQL).await.context("applying the app schema fixture")?;
+    conn.batch_execute(APP_SCHEMA_SQL)
+        .await
+        .context("applying the app schema fixture")?;
     Ok(())
 }
 
@@ -84,10 +91,16 @@ pub async fn locate() -> anyhow::Result<DevServer> {
     if !force_private {
         if let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
             let admin_url = Url::parse(&url).context("DATABASE_URL is not a valid URL")?;
-            return Ok(DevServer { admin_url, source: Source::DatabaseUrl });
+            return Ok(DevServer {
+                admin_url,
+                source: Source::DatabaseUrl,
+            });
         }
         if reachable(LOCAL_DEFAULT).await {
-            return Ok(DevServer { admin_url: Url::parse(LOCAL_DEFAULT)?, source: Source::LocalDefault });
+            return Ok(DevServer {
+                admin_url: Url::parse(LOCAL_DEFAULT)?,
+                source: Source::LocalDefault,
+            });
         }
     }
     let dir = cluster_dir();
@@ -99,7 +112,10 @@ pub async fn locate() -> anyhow::Result<DevServer> {
     let admin_url = Url::parse(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))?;
     for _ in 0..50 {
         if reachable(admin_url.as_str()).await {
-            return Ok(DevServer { admin_url, source: Source::PrivateCluster(dir) });
+            return Ok(DevServer {
+                admin_url,
+                source: Source::PrivateCluster(dir),
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -130,7 +146,8 @@ fn cluster_dir() -> PathBuf {
     }
 }
 
-const INSTALL_HINT: &str = "PostgreSQL is needed: no server answers on 127.0.0.1:5432, DATABASE_URL is not set, \
+const INSTALL_HINT: &str =
+    "PostgreSQL is needed: no server answers on 127.0.0.1:5432, DATABASE_URL is not set, \
 and no initdb/pg_ctl was found to start a private one. Install PostgreSQL \
 (Debian/Ubuntu: `apt-get install postgresql`; Fedora: `dnf install postgresql-server`; \
 macOS: `brew install postgresql@16`), or set DATABASE_URL to a server you may create databases on.";
@@ -141,15 +158,22 @@ fn start_private_cluster(dir: &Path) -> anyhow::Result<u16> {
     let pg_ctl = find_pg_binary("pg_ctl").context(INSTALL_HINT)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if running_as_root() {
-        run(std::process::Command::new("chown").arg("postgres:postgres").arg(dir)).context(
+        run(std::process::Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(dir))
+        .context(
             "running as root: PostgreSQL refuses to run as root and the `postgres` user is missing",
         )?;
     }
     if !dir.join("PG_VERSION").exists() {
-        run(pg_command(&initdb)
-            .arg("-D")
-            .arg(dir)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]))
+        run(pg_command(&initdb).arg("-D").arg(dir).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]))
         .context("initdb failed")?;
     }
     let port_file = dir.join("scim-dev-port");
@@ -157,7 +181,10 @@ fn start_private_cluster(dir: &Path) -> anyhow::Result<u16> {
     status.arg("status").arg("-D").arg(dir);
     let running = status.output().is_ok_and(|out| out.status.success());
     if running {
-        if let Some(port) = std::fs::read_to_string(&port_file).ok().and_then(|p| p.trim().parse().ok()) {
+        if let Some(port) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+        {
             return Ok(port);
         }
     }
@@ -174,7 +201,12 @@ fn start_private_cluster(dir: &Path) -> anyhow::Result<u16> {
         .args(["-w", "-t", "60", "-l"])
         .arg(dir.join("server.log"))
         .args(["-o", &options, "start"]))
-    .with_context(|| format!("starting the private cluster (log: {})", dir.join("server.log").display()))?;
+    .with_context(|| {
+        format!(
+            "starting the private cluster (log: {})",
+            dir.join("server.log").display()
+        )
+    })?;
     Ok(port)
 }
 
@@ -189,7 +221,9 @@ fn pg_command(binary: &Path) -> std::process::Command {
 }
 
 fn run(command: &mut std::process::Command) -> anyhow::Result<()> {
-    let output = command.output().with_context(|| format!("running {command:?}"))?;
+    let output = command
+        .output()
+        .with_context(|| format!("running {command:?}"))?;
     if !output.status.success() {
         bail!(
             "{command:?} exited with {}: {}",
@@ -201,7 +235,9 @@ fn run(command: &mut std::process::Command) -> anyhow::Result<()> {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// `PATH` first, then the places distributions install server binaries.
@@ -209,18 +245,25 @@ fn find_pg_binary(name: &str) -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>());
-    let mut versioned: Vec<PathBuf> = ["/usr/lib/postgresql", "/opt/homebrew/opt", "/usr/local/opt", "/usr"]
-        .iter()
-        .filter_map(|root| std::fs::read_dir(root).ok())
-        .flat_map(|entries| entries.flatten().map(|e| e.path()))
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            p.starts_with("/usr/lib/postgresql") || n.starts_with("postgresql") || n.starts_with("pgsql-")
-        })
-        .map(|p| p.join("bin"))
-        .collect();
+    let mut versioned: Vec<PathBuf> = [
+        "/usr/lib/postgresql",
+        "/opt/homebrew/opt",
+        "/usr/local/opt",
+        "/usr",
+    ]
+    .iter()
+    .filter_map(|root| std::fs::read_dir(root).ok())
+    .flat_map(|entries| entries.flatten().map(|e| e.path()))
+    .filter(|p| {
+        let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        p.starts_with("/usr/lib/postgresql")
+            || n.starts_with("postgresql")
+            || n.starts_with("pgsql-")
+    })
+    .map(|p| p.join("bin"))
+    .collect();
     // Newest major version first.
-    versioned.sort_by(|a, b| natural_key(b).cmp(&natural_key(a)));
+    versioned.sort_by_key(|dir| std::cmp::Reverse(natural_key(dir)));
     on_path
         .chain(versioned)
         .chain([PathBuf::from("/usr/local/pgsql/bin")])
@@ -241,7 +284,9 @@ pub fn drop_database_blocking(admin_url: &str, name: &str) -> anyhow::Result<()>
     let admin_url = admin_url.to_owned();
     let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name));
     std::thread::spawn(move || -> anyhow::Result<()> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         runtime.block_on(async {
             let mut conn = AsyncPgConnection::establish(&admin_url).await?;
             conn.batch_execute(&statement).await?;

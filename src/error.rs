@@ -102,7 +102,9 @@ impl ResponseError for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             ApiError::Pool(_) => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }
@@ -113,7 +115,9 @@ impl ResponseError for ApiError {
 /// Renders a SCIM error envelope with `application/scim+json`.
 pub fn scim_error_response(error: &ScimError) -> HttpResponse {
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status).content_type(SCIM_MEDIA_TYPE).json(error.envelope())
+    HttpResponse::build(status)
+        .content_type(SCIM_MEDIA_TYPE)
+        .json(error.envelope())
 }
 
 /// Malformed JSON bodies become 400 `invalidSyntax` (RFC 7644 §3.12).
@@ -168,7 +172,10 @@ mod tests {
             Box::new(Info),
         ));
         let scim = unique.to_scim();
-        assert_eq!((scim.status, scim.scim_type), (409, Some(ScimType::Uniqueness)));
+        assert_eq!(
+            (scim.status, scim.scim_type),
+            (409, Some(ScimType::Uniqueness))
+        );
         assert!(!scim.detail.contains("User_email_key"));
 
         let other = ApiError::Database(DieselError::DatabaseError(
@@ -183,7 +190,13 @@ mod tests {
     fn unauthorized_carries_www_authenticate() {
         let response = ApiError::Unauthorized.error_response();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(response.headers().get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
-        assert_eq!(response.headers().get(header::CONTENT_TYPE).unwrap(), SCIM_MEDIA_TYPE);
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer"
+        );
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            SCIM_MEDIA_TYPE
+        );
     }
 }

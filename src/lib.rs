@@ -1,6 +1,8 @@
 //! scim-sidecar: a SCIM 2.0 provisioning service that shares the Sourcebot app's PostgreSQL
 //! database. See README.md for what it does and how to run it.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -12,9 +12,9 @@ use crate::auth::token::TokenHasher;
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::db::{self, migrations, schema_check};
+use crate::http;
 use crate::license::{self, EntitlementGate, LicenseClaims};
 use crate::state::AppState;
-use crate::http;
 
 pub struct Application {
     address: SocketAddr,
@@ -35,14 +35,22 @@ impl Application {
             let applied = migrations::run_pending(database_url)
                 .await
                 .with_context(|| format!("migrating {}", db::redacted_url(database_url)))?;
-            tracing::info!(migrations.applied = applied.len(), "migrations are up to date");
+            tracing::info!(
+                migrations.applied = applied.len(),
+                "migrations are up to date"
+            );
         }
         let pool = db::build_pool(&settings.database, database_url)?;
         let report = {
             let mut conn = pool.get().await.with_context(|| {
-                format!("cannot connect to the database at {}", db::redacted_url(database_url))
+                format!(
+                    "cannot connect to the database at {}",
+                    db::redacted_url(database_url)
+                )
             })?;
-            schema_check::check_schema(&mut conn).await.context("reading the database schema")?
+            schema_check::check_schema(&mut conn)
+                .await
+                .context("reading the database schema")?
         };
         if !report.is_ok() {
             anyhow::bail!(
@@ -66,7 +74,9 @@ impl Application {
             public_url: settings.server.public_url.clone(),
         });
         if !settings.server.enabled {
-            tracing::warn!("SCIM provisioning is disabled (SCIM_ENABLED=false): every SCIM request is refused");
+            tracing::warn!(
+                "SCIM provisioning is disabled (SCIM_ENABLED=false): every SCIM request is refused"
+            );
         }
 
         let listener = TcpListener::bind(settings.server.listen)
@@ -79,7 +89,10 @@ impl Application {
                 .configure(|cfg| http::routes(cfg, max_body_bytes))
                 .wrap(from_fn(http::request_span))
         })
-        .shutdown_timeout(settings.server.shutdown_timeout_secs);
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // Signals are handled by `stop_on_signals`, which the CLI opts into; tests and
+        // embedders stop the server through its handle.
+        .disable_signals();
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
         }
@@ -94,6 +107,16 @@ impl Application {
     /// Stops the server gracefully (what SIGTERM and SIGINT do too).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
+    }
+
+    /// Stops gracefully on SIGTERM or SIGINT: no new connections, in-flight requests finish.
+    pub fn stop_on_signals(&self) {
+        let handle = self.handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown signal received; finishing in-flight requests");
+            handle.stop(true).await;
+        });
     }
 
     /// Serves until stopped; in-flight requests finish within `server.shutdown_timeout_secs`.
@@ -114,5 +137,22 @@ fn log_license(claims: Option<&LicenseClaims>) {
         None => tracing::warn!(
             "no licence key configured (SCIM_LICENSE_KEY): only orgs whose \"License\" row grants scim can provision"
         ),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        // Without signal handlers the process still stops on the default disposition.
+        _ => std::future::pending().await,
     }
 }

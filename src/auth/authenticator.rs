@@ -39,7 +39,12 @@ struct CachedToken {
 
 impl Authenticator {
     pub fn new(hasher: TokenHasher, ttl: Duration, last_used_interval: Duration) -> Self {
-        Self { hasher, ttl, last_used_interval, cache: Mutex::new(HashMap::new()) }
+        Self {
+            hasher,
+            ttl,
+            last_used_interval,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Resolves an `Authorization` header to the token's org. Every failure is the same
@@ -49,8 +54,13 @@ impl Authenticator {
         pool: &DbPool,
         authorization: Option<&str>,
     ) -> Result<TokenIdentity, ApiError> {
-        let token = authorization.and_then(bearer_token).ok_or(ApiError::Unauthorized)?;
-        let hash = self.hasher.hash_token(token).ok_or(ApiError::Unauthorized)?;
+        let token = authorization
+            .and_then(bearer_token)
+            .ok_or(ApiError::Unauthorized)?;
+        let hash = self
+            .hasher
+            .hash_token(token)
+            .ok_or(ApiError::Unauthorized)?;
         let identity = match self.cached(&hash) {
             Some(identity) => identity,
             None => {
@@ -73,7 +83,9 @@ impl Authenticator {
     fn cached(&self, hash: &str) -> Option<TokenIdentity> {
         let cache = self.lock();
         let entry = cache.get(hash)?;
-        (entry.verified_at.elapsed() < self.ttl).then(|| entry.identity.clone()).flatten()
+        (entry.verified_at.elapsed() < self.ttl)
+            .then(|| entry.identity.clone())
+            .flatten()
     }
 
     fn remember(&self, hash: &str, identity: Option<TokenIdentity>) {
@@ -89,15 +101,23 @@ impl Authenticator {
         let last_used_written = cache.get(hash).and_then(|e| e.last_used_written);
         cache.insert(
             hash.to_owned(),
-            CachedToken { identity, verified_at: Instant::now(), last_used_written },
+            CachedToken {
+                identity,
+                verified_at: Instant::now(),
+                last_used_written,
+            },
         );
     }
 
     /// True at most once per `last_used_interval` per token.
     fn due_for_last_used(&self, hash: &str) -> bool {
         let mut cache = self.lock();
-        let Some(entry) = cache.get_mut(hash) else { return false };
-        let due = entry.last_used_written.is_none_or(|at| at.elapsed() >= self.last_used_interval);
+        let Some(entry) = cache.get_mut(hash) else {
+            return false;
+        };
+        let due = entry
+            .last_used_written
+            .is_none_or(|at| at.elapsed() >= self.last_used_interval);
         if due {
             entry.last_used_written = Some(Instant::now());
         }
@@ -116,7 +136,9 @@ fn record_last_used(pool: DbPool, hash: String) {
         let now = chrono::Utc::now().naive_utc();
         let result = async {
             let mut conn = pool.get().await.map_err(anyhow::Error::from)?;
-            tokens::touch_last_used(&mut conn, &hash, now).await.map_err(anyhow::Error::from)
+            tokens::touch_last_used(&mut conn, &hash, now)
+                .await
+                .map_err(anyhow::Error::from)
         }
         .await;
         if let Err(error) = result {
@@ -142,7 +164,14 @@ mod tests {
         assert_eq!(bearer_token("Bearer sbscim_ab"), Some("sbscim_ab"));
         assert_eq!(bearer_token("bearer sbscim_ab"), Some("sbscim_ab"));
         assert_eq!(bearer_token("BEARER   sbscim_ab "), Some("sbscim_ab"));
-        for header in ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token sbscim_ab", "sbscim_ab"] {
+        for header in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Basic dXNlcjpwYXNz",
+            "Token sbscim_ab",
+            "sbscim_ab",
+        ] {
             assert_eq!(bearer_token(header), None, "{header:?}");
         }
     }

@@ -33,7 +33,9 @@ pub async fn require_scim_access(
     match authorize(&req).await {
         Ok(context) => {
             req.extensions_mut().insert(context);
-            next.call(req).await.map(ServiceResponse::map_into_left_body)
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
         }
         Err(error) => Ok(req.error_response(error).map_into_right_body()),
     }
@@ -46,15 +48,25 @@ async fn authorize(req: &ServiceRequest) -> Result<AuthContext, ApiError> {
     if !state.enabled {
         return Err(ApiError::Disabled);
     }
-    let authorization = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let identity = state.authenticator.authenticate(&state.pool, authorization).await?;
+    let authorization = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let identity = state
+        .authenticator
+        .authenticate(&state.pool, authorization)
+        .await?;
     tracing::Span::current().record("org.id", identity.org_id);
     let grant = state
         .gate
         .grant_for(&state.pool, identity.org_id, license::now_ms())
         .await?
         .ok_or(ApiError::NotEntitled)?;
-    Ok(AuthContext { org_id: identity.org_id, token_name: identity.token_name, grant })
+    Ok(AuthContext {
+        org_id: identity.org_id,
+        token_name: identity.token_name,
+        grant,
+    })
 }
 
 impl FromRequest for AuthContext {
@@ -64,8 +76,13 @@ impl FromRequest for AuthContext {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         // Only routes inside the authenticated scope can see a context; a handler mounted
         // elsewhere by mistake fails closed.
-        ready(req.extensions().get::<AuthContext>().cloned().ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!("handler mounted outside the SCIM scope"))
-        }))
+        ready(
+            req.extensions()
+                .get::<AuthContext>()
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!("handler mounted outside the SCIM scope"))
+                }),
+        )
     }
 }

@@ -57,7 +57,10 @@ pub struct NewToken {
 pub fn mint(hasher: &TokenHasher) -> NewToken {
     let secret = hex::encode(rand::random::<[u8; 32]>());
     let hash = hasher.hash_secret(&secret);
-    NewToken { token: format!("{TOKEN_PREFIX}{secret}"), hash }
+    NewToken {
+        token: format!("{TOKEN_PREFIX}{secret}"),
+        hash,
+    }
 }
 
 #[cfg(test)]
@@ -74,7 +77,9 @@ mod tests {
         );
         let hasher = TokenHasher::new(b"test-encryption-key-32-bytes-abc");
         assert_eq!(
-            hasher.hash_token(&format!("sbscim_{}", "0123456789abcdef".repeat(4))).unwrap(),
+            hasher
+                .hash_token(&format!("sbscim_{}", "0123456789abcdef".repeat(4)))
+                .unwrap(),
             "f2dcce963c01d3c96792db1a705dcff2970c3e0b6cae7a20927d210b68cc855e"
         );
     }
@@ -85,7 +90,9 @@ mod tests {
         let minted = mint(&hasher);
         let secret = minted.token.strip_prefix(TOKEN_PREFIX).unwrap();
         assert_eq!(secret.len(), 64);
-        assert!(secret.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(secret
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_eq!(hasher.hash_token(&minted.token).unwrap(), minted.hash);
         assert_ne!(mint(&hasher).token, minted.token);
     }
@@ -93,7 +100,14 @@ mod tests {
     #[test]
     fn rejects_tokens_without_prefix_or_secret() {
         let hasher = TokenHasher::new(b"k");
-        for token in ["", "sbscim_", "abc", "SBSCIM_abc", "sbapi_abc", &format!("sbscim_{}", "a".repeat(513))] {
+        for token in [
+            "",
+            "sbscim_",
+            "abc",
+            "SBSCIM_abc",
+            "sbapi_abc",
+            &format!("sbscim_{}", "a".repeat(513)),
+        ] {
             assert_eq!(hasher.hash_token(token), None, "{token}");
         }
     }

@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
+use diesel::migration::MigrationSource;
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use diesel::migration::MigrationSource;
 
 use crate::config::Settings;
 use crate::db::{self, migrations, schema_check};
@@ -42,7 +42,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
         format!(
             "listen {}, public URL {public_url}, SCIM {}",
             settings.server.listen,
-            if settings.server.enabled { "enabled" } else { "DISABLED (SCIM_ENABLED=false)" }
+            if settings.server.enabled {
+                "enabled"
+            } else {
+                "DISABLED (SCIM_ENABLED=false)"
+            }
         ),
     );
     match settings.encryption_key() {
@@ -115,10 +119,19 @@ async fn check_database(
         .await
         .map(|v| v.version)
         .unwrap_or_else(|_| "unknown version".to_owned());
-    report.ok("database", format!("reachable at {} (PostgreSQL {version})", db::redacted_url(url)));
+    report.ok(
+        "database",
+        format!(
+            "reachable at {} (PostgreSQL {version})",
+            db::redacted_url(url)
+        ),
+    );
 
     match schema_check::check_schema(conn).await {
-        Ok(schema) if schema.is_ok() => report.ok("schema", "every table and column the service uses is present"),
+        Ok(schema) if schema.is_ok() => report.ok(
+            "schema",
+            "every table and column the service uses is present",
+        ),
         Ok(schema) => report.fail("schema", format!("\n{}", schema.describe().trim_end())),
         Err(error) => report.fail("schema", format!("cannot read the catalogue: {error}")),
     }
@@ -127,7 +140,11 @@ async fn check_database(
         Ok(pending) if pending.is_empty() => report.ok("migrations", "all applied"),
         Ok(pending) => report.warn(
             "migrations",
-            format!("{} pending ({}): run `scim-sidecar migrate`", pending.len(), pending.join(", ")),
+            format!(
+                "{} pending ({}): run `scim-sidecar migrate`",
+                pending.len(),
+                pending.join(", ")
+            ),
         ),
         Err(error) => report.fail("migrations", format!("cannot read the history: {error}")),
     }
@@ -141,7 +158,10 @@ async fn check_database(
         .get_result::<Count>(conn)
         .await;
         if let Ok(Count { count }) = granted {
-            report.ok("org licences", format!("{count} org(s) have a \"License\" row that grants scim"));
+            report.ok(
+                "org licences",
+                format!("{count} org(s) have a \"License\" row that grants scim"),
+            );
         }
     }
 }

@@ -87,6 +87,7 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
          \n  Health:        http://{listen}/healthz  http://{listen}/readyz\
          \n\nTry:\n  curl -H \"Authorization: Bearer {token}\" {base_url}/ServiceProviderConfig\n"
     );
+    app.stop_on_signals();
     app.run_until_stopped().await?;
     std::fs::remove_dir_all(&key_dir).ok();
     Ok(ExitCode::SUCCESS)

@@ -2,6 +2,7 @@
 
 mod check;
 mod demo;
+mod health;
 mod token;
 
 use std::process::ExitCode;
@@ -15,7 +16,11 @@ use crate::startup::Application;
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
-#[command(name = "scim-sidecar", version, about = "SCIM 2.0 provisioning sidecar for Sourcebot")]
+#[command(
+    name = "scim-sidecar",
+    version,
+    about = "SCIM 2.0 provisioning sidecar for Sourcebot"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -34,6 +39,8 @@ pub enum Command {
     Token(TokenCommand),
     /// Run a throw-away demo: database, org, token and licence included.
     Demo(demo::DemoArgs),
+    /// Probe this host's /healthz (the container HEALTHCHECK); exit 0 when it answers 200.
+    Health,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,11 +68,16 @@ pub enum TokenCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load()?;
-    telemetry::init(&settings.log);
+    if !matches!(cli.command, Command::Health) {
+        telemetry::init(&settings.log);
+    }
     match cli.command {
         Command::Serve => {
             let app = Application::build(&settings).await?;
-            app.run_until_stopped().await.context("the HTTP server failed")?;
+            app.stop_on_signals();
+            app.run_until_stopped()
+                .await
+                .context("the HTTP server failed")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
@@ -76,12 +88,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if applied.is_empty() {
                 println!("Database is up to date; no migration applied.");
             } else {
-                println!("Applied {} migration(s): {}", applied.len(), applied.join(", "));
+                println!(
+                    "Applied {} migration(s): {}",
+                    applied.len(),
+                    applied.join(", ")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => check::run(&settings).await,
         Command::Token(command) => token::run(&settings, command).await,
         Command::Demo(args) => demo::run(settings, args).await,
+        Command::Health => Ok(health::probe(settings.server.listen.port()).await),
     }
 }

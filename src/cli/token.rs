@@ -7,8 +7,8 @@ use anyhow::{bail, Context};
 use super::TokenCommand;
 use crate::auth::token::{mint, TokenHasher};
 use crate::config::Settings;
-use crate::db::repo::{orgs, tokens};
 use crate::db;
+use crate::db::repo::{orgs, tokens};
 
 const MAX_NAME_LEN: usize = 100;
 
@@ -66,7 +66,14 @@ pub async fn create(
     }
     ensure_org(conn, org).await?;
     let minted = mint(hasher);
-    tokens::insert(conn, org, name, &minted.hash, chrono::Utc::now().naive_utc()).await?;
+    tokens::insert(
+        conn,
+        org,
+        name,
+        &minted.hash,
+        chrono::Utc::now().naive_utc(),
+    )
+    .await?;
     Ok(minted.token)
 }
 

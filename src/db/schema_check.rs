@@ -73,8 +73,16 @@ const REQUIRED_ROLES: &[&str] = &["OWNER", "MEMBER"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SchemaProblem {
     MissingTable(&'static str),
-    MissingColumn { table: &'static str, column: &'static str },
-    WrongType { table: &'static str, column: &'static str, found: String, expected: &'static str },
+    MissingColumn {
+        table: &'static str,
+        column: &'static str,
+    },
+    WrongType {
+        table: &'static str,
+        column: &'static str,
+        found: String,
+        expected: &'static str,
+    },
     MissingEnumValues(Vec<&'static str>),
 }
 
@@ -97,7 +105,12 @@ impl std::fmt::Display for SchemaProblem {
             SchemaProblem::MissingColumn { table, column } => {
                 write!(f, "column \"{table}\".\"{column}\" is missing")
             }
-            SchemaProblem::WrongType { table, column, found, expected } => write!(
+            SchemaProblem::WrongType {
+                table,
+                column,
+                found,
+                expected,
+            } => write!(
                 f,
                 "column \"{table}\".\"{column}\" has type {found}, expected {expected}"
             ),
@@ -131,8 +144,11 @@ impl SchemaReport {
 
     /// One line per problem, then what to do about them.
     pub fn describe(&self) -> String {
-        let mut text: String =
-            self.problems.iter().map(|problem| format!("  - {problem}\n")).collect();
+        let mut text: String = self
+            .problems
+            .iter()
+            .map(|problem| format!("  - {problem}\n"))
+            .collect();
         let (ours, app): (Vec<_>, Vec<_>) =
             self.problems.iter().partition(|p| p.fixed_by_migrations());
         if !app.is_empty() {
@@ -188,8 +204,10 @@ pub async fn check_schema(conn: &mut AsyncPgConnection) -> diesel::QueryResult<S
     )
     .load(conn)
     .await?;
-    let found: Vec<(String, String, String)> =
-        columns.into_iter().map(|c| (c.table_name, c.column_name, c.udt_name)).collect();
+    let found: Vec<(String, String, String)> = columns
+        .into_iter()
+        .map(|c| (c.table_name, c.column_name, c.udt_name))
+        .collect();
     let labels: Vec<String> = labels.into_iter().map(|l| l.label).collect();
     Ok(compare(&found, &labels))
 }
@@ -217,10 +235,15 @@ fn compare(found: &[(String, String, String)], role_labels: &[String]) -> Schema
         }
     }
     // The enum is only worth checking once its column exists.
-    let role_column_ok = found.iter().any(|(t, c, u)| t == "UserToOrg" && c == "role" && u == "OrgRole");
+    let role_column_ok = found
+        .iter()
+        .any(|(t, c, u)| t == "UserToOrg" && c == "role" && u == "OrgRole");
     if role_column_ok {
-        let missing: Vec<&str> =
-            REQUIRED_ROLES.iter().copied().filter(|r| !role_labels.iter().any(|l| l == r)).collect();
+        let missing: Vec<&str> = REQUIRED_ROLES
+            .iter()
+            .copied()
+            .filter(|r| !role_labels.iter().any(|l| l == r))
+            .collect();
         if !missing.is_empty() {
             problems.push(SchemaProblem::MissingEnumValues(missing));
         }
@@ -233,7 +256,10 @@ mod tests {
     use super::*;
 
     fn complete() -> Vec<(String, String, String)> {
-        EXPECTED.iter().map(|(t, c, u)| (t.to_string(), c.to_string(), u.to_string())).collect()
+        EXPECTED
+            .iter()
+            .map(|(t, c, u)| (t.to_string(), c.to_string(), u.to_string()))
+            .collect()
     }
 
     fn roles() -> Vec<String> {
@@ -247,7 +273,10 @@ mod tests {
 
     #[test]
     fn missing_tables_are_listed_once_each() {
-        let found: Vec<_> = complete().into_iter().filter(|(t, _, _)| t != "Audit" && t != "License").collect();
+        let found: Vec<_> = complete()
+            .into_iter()
+            .filter(|(t, _, _)| t != "Audit" && t != "License")
+            .collect();
         let report = compare(&found, &roles());
         assert_eq!(report.missing_tables(), vec!["Audit", "License"]);
         assert_eq!(report.problems.len(), 2);
@@ -276,7 +305,10 @@ mod tests {
         }
         let report = compare(&found, &["OWNER".to_string()]);
         let text = report.describe();
-        assert!(text.contains("\"User\".\"sessionVersion\" has type text, expected int4"), "{text}");
+        assert!(
+            text.contains("\"User\".\"sessionVersion\" has type text, expected int4"),
+            "{text}"
+        );
         assert!(text.contains("lacks value(s) MEMBER"), "{text}");
         assert!(text.contains("upgrade the app"), "{text}");
     }

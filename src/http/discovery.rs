@@ -14,5 +14,8 @@ pub async fn get_service_provider_config(
     req: HttpRequest,
 ) -> HttpResponse {
     let location = format!("{}/ServiceProviderConfig", scim_base_url(&state, &req));
-    scim_json(actix_web::http::StatusCode::OK, &discovery::service_provider_config(&location))
+    scim_json(
+        actix_web::http::StatusCode::OK,
+        &discovery::service_provider_config(&location),
+    )
 }

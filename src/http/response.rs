@@ -10,7 +10,9 @@ use crate::state::AppState;
 
 /// A SCIM body with `application/scim+json`.
 pub fn scim_json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
-    HttpResponse::build(status).content_type(SCIM_MEDIA_TYPE).json(body)
+    HttpResponse::build(status)
+        .content_type(SCIM_MEDIA_TYPE)
+        .json(body)
 }
 
 /// The absolute SCIM base URL, without a trailing slash: the configured public URL, or the

@@ -49,7 +49,11 @@ struct CachedRow {
 
 impl EntitlementGate {
     pub fn new(license_key: Option<LicenseClaims>, row_refresh: Duration) -> Self {
-        Self { license_key, row_refresh, rows: Mutex::new(HashMap::new()) }
+        Self {
+            license_key,
+            row_refresh,
+            rows: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn license_key(&self) -> Option<&LicenseClaims> {
@@ -66,7 +70,9 @@ impl EntitlementGate {
     ) -> Result<Option<Grant>, ApiError> {
         if let Some(claims) = &self.license_key {
             if claims.grants_scim(now_ms) {
-                return Ok(Some(Grant::LicenseKey { seats: claims.seats }));
+                return Ok(Some(Grant::LicenseKey {
+                    seats: claims.seats,
+                }));
             }
         }
         if let Some(grant) = self.cached(org_id) {
@@ -77,7 +83,13 @@ impl EntitlementGate {
             .map(|t| t.naive_utc())
             .unwrap_or_default();
         let grant = row.as_ref().and_then(|row| row_grant(row, now));
-        self.lock().insert(org_id, CachedRow { read_at: Instant::now(), grant });
+        self.lock().insert(
+            org_id,
+            CachedRow {
+                read_at: Instant::now(),
+                grant,
+            },
+        );
         Ok(grant)
     }
 
@@ -90,7 +102,9 @@ impl EntitlementGate {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, CachedRow>> {
         // A poisoned lock only means another request panicked mid-insert; the map is still a
         // valid cache.
-        self.rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -100,8 +114,13 @@ pub fn row_grant(row: &OrgLicenseRow, now: NaiveDateTime) -> Option<Grant> {
         .entitlements
         .as_ref()
         .is_some_and(|list| list.iter().any(|e| e == super::SCIM_ENTITLEMENT));
-    let live = row.status.as_deref().is_some_and(|s| LIVE_STATUSES.contains(&s));
-    let fresh = row.last_sync_at.is_some_and(|synced| now - synced <= MAX_SYNC_AGE);
+    let live = row
+        .status
+        .as_deref()
+        .is_some_and(|s| LIVE_STATUSES.contains(&s));
+    let fresh = row
+        .last_sync_at
+        .is_some_and(|synced| now - synced <= MAX_SYNC_AGE);
     (entitled && live && fresh).then(|| Grant::OrgLicense {
         seats: row.seats.and_then(|s| u32::try_from(s).ok()),
     })
@@ -121,7 +140,9 @@ mod tests {
     }
 
     fn now() -> NaiveDateTime {
-        chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap().naive_utc()
+        chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .unwrap()
+            .naive_utc()
     }
 
     #[test]

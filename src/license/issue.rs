@@ -25,7 +25,10 @@ impl EphemeralIssuer {
             .verifying_key()
             .to_public_key_pem(LineEnding::LF)
             .expect("an Ed25519 public key encodes as SPKI");
-        Self { signing_pem, public_pem }
+        Self {
+            signing_pem,
+            public_pem,
+        }
     }
 
     /// The public key, PEM-encoded, as `SCIM_LICENSE_PUBLIC_KEY_FILE` expects it.

@@ -62,7 +62,9 @@ impl LicenseClaims {
 
     /// Valid from `nbf` (inclusive) until `exp` (exclusive), to the millisecond.
     pub fn is_current(&self, now_ms: i64) -> bool {
-        let from_ok = self.nbf.is_none_or(|nbf| now_ms >= nbf.saturating_mul(1000));
+        let from_ok = self
+            .nbf
+            .is_none_or(|nbf| now_ms >= nbf.saturating_mul(1000));
         from_ok && now_ms < self.exp.saturating_mul(1000)
     }
 
@@ -125,14 +127,15 @@ impl LicenseVerifier {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
-        let data = jsonwebtoken::decode::<LicenseClaims>(token, &self.key, &validation)
-            .map_err(|error| match error.kind() {
+        let data = jsonwebtoken::decode::<LicenseClaims>(token, &self.key, &validation).map_err(
+            |error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
                     LicenseError::WrongAlgorithm(self.algorithm)
                 }
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => LicenseError::BadSignature,
                 _ => LicenseError::Malformed,
-            })?;
+            },
+        )?;
         let claims = data.claims;
         if now_ms >= claims.exp.saturating_mul(1000) {
             return Err(LicenseError::Expired(format_unix(claims.exp)));
@@ -153,13 +156,19 @@ pub fn load_configured(
     now_ms: i64,
 ) -> Result<Option<LicenseClaims>, LicenseError> {
     use secrecy::ExposeSecret;
-    let Some(key) = &settings.key else { return Ok(None) };
+    let Some(key) = &settings.key else {
+        return Ok(None);
+    };
     let Some(path) = &settings.public_key_file else {
         // Settings validation refuses this combination; keep the error honest anyway.
-        return Err(LicenseError::PublicKeyUnreadable("(not set)".into(), "no path".into()));
+        return Err(LicenseError::PublicKeyUnreadable(
+            "(not set)".into(),
+            "no path".into(),
+        ));
     };
     let algorithm = parse_algorithm(&settings.algorithm).map_err(|_| LicenseError::Malformed)?;
-    let claims = LicenseVerifier::from_file(algorithm, path)?.verify(key.expose_secret().trim(), now_ms)?;
+    let claims =
+        LicenseVerifier::from_file(algorithm, path)?.verify(key.expose_secret().trim(), now_ms)?;
     if !claims.has_scim() {
         return Err(LicenseError::NoScimEntitlement);
     }

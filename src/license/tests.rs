@@ -37,7 +37,9 @@ fn base64_url(bytes: &[u8]) -> String {
 #[test]
 fn accepts_eddsa_key_signed_by_the_vendor_key() {
     let issuer = EphemeralIssuer::generate();
-    let verified = ed_verifier(&issuer).verify(&issuer.sign(&claims()), NOW_MS).unwrap();
+    let verified = ed_verifier(&issuer)
+        .verify(&issuer.sign(&claims()), NOW_MS)
+        .unwrap();
     assert_eq!(verified, claims());
     assert!(verified.grants_scim(NOW_MS));
 }
@@ -45,16 +47,28 @@ fn accepts_eddsa_key_signed_by_the_vendor_key() {
 #[test]
 fn accepts_rs256_key_when_configured() {
     let verifier = LicenseVerifier::from_pem(Algorithm::RS256, RSA_PUBLIC.as_bytes()).unwrap();
-    assert_eq!(verifier.verify(&rsa_sign(&claims()), NOW_MS).unwrap(), claims());
+    assert_eq!(
+        verifier.verify(&rsa_sign(&claims()), NOW_MS).unwrap(),
+        claims()
+    );
 }
 
 #[test]
 fn rejects_expired_and_not_yet_valid_keys() {
     let issuer = EphemeralIssuer::generate();
     let verifier = ed_verifier(&issuer);
-    let expired = LicenseClaims { exp: NOW - 1, ..claims() };
-    assert!(matches!(verifier.verify(&issuer.sign(&expired), NOW_MS), Err(LicenseError::Expired(_))));
-    let early = LicenseClaims { nbf: Some(NOW + 10), ..claims() };
+    let expired = LicenseClaims {
+        exp: NOW - 1,
+        ..claims()
+    };
+    assert!(matches!(
+        verifier.verify(&issuer.sign(&expired), NOW_MS),
+        Err(LicenseError::Expired(_))
+    ));
+    let early = LicenseClaims {
+        nbf: Some(NOW + 10),
+        ..claims()
+    };
     assert!(matches!(
         verifier.verify(&issuer.sign(&early), NOW_MS),
         Err(LicenseError::NotYetValid(_))
@@ -63,11 +77,16 @@ fn rejects_expired_and_not_yet_valid_keys() {
 
 #[test]
 fn stops_granting_exactly_at_exp() {
-    let c = LicenseClaims { exp: NOW, ..claims() };
+    let c = LicenseClaims {
+        exp: NOW,
+        ..claims()
+    };
     assert!(c.grants_scim(NOW_MS - 1));
     assert!(!c.grants_scim(NOW_MS));
     let issuer = EphemeralIssuer::generate();
-    assert!(ed_verifier(&issuer).verify(&issuer.sign(&c), NOW_MS).is_err());
+    assert!(ed_verifier(&issuer)
+        .verify(&issuer.sign(&c), NOW_MS)
+        .is_err());
 }
 
 #[test]
@@ -85,10 +104,16 @@ fn rejects_a_tampered_payload() {
     let issuer = EphemeralIssuer::generate();
     let token = issuer.sign(&claims());
     let parts: Vec<&str> = token.split('.').collect();
-    let richer = LicenseClaims { seats: Some(100_000), ..claims() };
+    let richer = LicenseClaims {
+        seats: Some(100_000),
+        ..claims()
+    };
     let payload = base64_url(&serde_json::to_vec(&richer).unwrap());
     let tampered = format!("{}.{}.{}", parts[0], payload, parts[2]);
-    assert_eq!(ed_verifier(&issuer).verify(&tampered, NOW_MS), Err(LicenseError::BadSignature));
+    assert_eq!(
+        ed_verifier(&issuer).verify(&tampered, NOW_MS),
+        Err(LicenseError::BadSignature)
+    );
 }
 
 #[test]
@@ -96,17 +121,26 @@ fn rejects_alg_none() {
     let issuer = EphemeralIssuer::generate();
     let header = base64_url(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = base64_url(&serde_json::to_vec(&claims()).unwrap());
-    for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
-        assert!(ed_verifier(&issuer).verify(&token, NOW_MS).is_err(), "{token}");
+    for token in [
+        format!("{header}.{payload}."),
+        format!("{header}.{payload}"),
+    ] {
+        assert!(
+            ed_verifier(&issuer).verify(&token, NOW_MS).is_err(),
+            "{token}"
+        );
     }
 }
 
 #[test]
 fn rejects_hs256_signed_with_the_public_key() {
     // The classic confusion attack: an HMAC "signature" keyed with the public key's bytes.
-    for (algorithm, public_pem) in [(Algorithm::RS256, RSA_PUBLIC.to_string()), (Algorithm::EdDSA, {
-        EphemeralIssuer::generate().public_key_pem().to_string()
-    })] {
+    for (algorithm, public_pem) in [
+        (Algorithm::RS256, RSA_PUBLIC.to_string()),
+        (Algorithm::EdDSA, {
+            EphemeralIssuer::generate().public_key_pem().to_string()
+        }),
+    ] {
         let forged = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims(),
@@ -114,7 +148,10 @@ fn rejects_hs256_signed_with_the_public_key() {
         )
         .unwrap();
         let verifier = LicenseVerifier::from_pem(algorithm, public_pem.as_bytes()).unwrap();
-        assert_eq!(verifier.verify(&forged, NOW_MS), Err(LicenseError::WrongAlgorithm(algorithm)));
+        assert_eq!(
+            verifier.verify(&forged, NOW_MS),
+            Err(LicenseError::WrongAlgorithm(algorithm))
+        );
     }
 }
 
@@ -133,7 +170,11 @@ fn rejects_malformed_keys_and_keys_without_exp() {
     let issuer = EphemeralIssuer::generate();
     let verifier = ed_verifier(&issuer);
     for token in ["", "not-a-jwt", "a.b.c", "....."] {
-        assert_eq!(verifier.verify(token, NOW_MS), Err(LicenseError::Malformed), "{token:?}");
+        assert_eq!(
+            verifier.verify(token, NOW_MS),
+            Err(LicenseError::Malformed),
+            "{token:?}"
+        );
     }
     let no_exp = serde_json::json!({"sub": "x", "entitlements": ["scim"]});
     let header = base64_url(br#"{"alg":"EdDSA","typ":"JWT"}"#);

@@ -32,7 +32,11 @@ pub struct ScimError {
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        Self { status, scim_type, detail: detail.into() }
+        Self {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
     }
 
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
@@ -40,7 +44,11 @@ impl ScimError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(401, None, "Authentication failed: a valid SCIM bearer token is required.")
+        Self::new(
+            401,
+            None,
+            "Authentication failed: a valid SCIM bearer token is required.",
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -52,7 +60,11 @@ impl ScimError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(405, None, "The HTTP method is not supported on this endpoint.")
+        Self::new(
+            405,
+            None,
+            "The HTTP method is not supported on this endpoint.",
+        )
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {

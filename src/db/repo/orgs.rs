@@ -8,7 +8,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::db::schema::orgs;
 
 pub async fn exists(conn: &mut AsyncPgConnection, org_id: i32) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(orgs::table.find(org_id))).get_result(conn).await
+    diesel::select(diesel::dsl::exists(orgs::table.find(org_id)))
+        .get_result(conn)
+        .await
 }
 
 pub async fn create(
@@ -17,7 +19,11 @@ pub async fn create(
     now: NaiveDateTime,
 ) -> QueryResult<i32> {
     diesel::insert_into(orgs::table)
-        .values((orgs::name.eq(name), orgs::created_at.eq(now), orgs::updated_at.eq(now)))
+        .values((
+            orgs::name.eq(name),
+            orgs::created_at.eq(now),
+            orgs::updated_at.eq(now),
+        ))
         .returning(orgs::id)
         .get_result(conn)
         .await

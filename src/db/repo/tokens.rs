@@ -62,7 +62,11 @@ pub async fn insert(
             .execute(conn)
             .await?;
         let taken: i64 = scim_tokens::table
-            .filter(scim_tokens::org_id.eq(org_id).and(scim_tokens::name.eq(name)))
+            .filter(
+                scim_tokens::org_id
+                    .eq(org_id)
+                    .and(scim_tokens::name.eq(name)),
+            )
             .count()
             .get_result(conn)
             .await?;
@@ -95,7 +99,11 @@ pub async fn list(conn: &mut AsyncPgConnection, org_id: i32) -> QueryResult<Vec<
 /// Deletes the org's token(s) with this name; returns how many were removed.
 pub async fn revoke(conn: &mut AsyncPgConnection, org_id: i32, name: &str) -> QueryResult<usize> {
     diesel::delete(
-        scim_tokens::table.filter(scim_tokens::org_id.eq(org_id).and(scim_tokens::name.eq(name))),
+        scim_tokens::table.filter(
+            scim_tokens::org_id
+                .eq(org_id)
+                .and(scim_tokens::name.eq(name)),
+        ),
     )
     .execute(conn)
     .await

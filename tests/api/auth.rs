@@ -1,0 +1,187 @@
+//! Bearer-token authentication, the kill switch and `lastUsedAt`.
+
+use std::time::Duration;
+
+use diesel::sql_types::{Integer, Text};
+use diesel_async::RunQueryDsl;
+
+use crate::helpers::{assert_scim_error, eventually, Options, TestApp};
+
+/// The app mints tokens this way (compatibility vector of the behaviour specification).
+const APP_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const APP_HASH: &str = "f2dcce963c01d3c96792db1a705dcff2970c3e0b6cae7a20927d210b68cc855e";
+
+#[tokio::test]
+async fn a_token_minted_by_the_app_authenticates() {
+    let app = TestApp::spawn().await;
+    diesel::sql_query("INSERT INTO \"ScimToken\" (name, hash, \"orgId\") VALUES ('app', $1, $2)")
+        .bind::<Text, _>(APP_HASH)
+        .bind::<Integer, _>(app.org_id)
+        .execute(&mut app.db.conn().await)
+        .await
+        .unwrap();
+    let response = app
+        .client
+        .get(format!("{}/ServiceProviderConfig", app.base))
+        .bearer_auth(format!("sbscim_{APP_SECRET}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn every_authentication_failure_answers_the_same_401() {
+    let app = TestApp::spawn().await;
+    let revoked = app.db.create_token(app.org_id, "revoked").await;
+    app.db
+        .run_sql("DELETE FROM \"ScimToken\" WHERE name = 'revoked'")
+        .await;
+    let url = format!("{}/ServiceProviderConfig", app.base);
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("missing header", None),
+        ("basic scheme", Some("Basic dXNlcjpwYXNz".into())),
+        ("no scheme", Some(app.token.clone())),
+        ("wrong prefix", Some(format!("Bearer sbapi_{APP_SECRET}"))),
+        ("empty secret", Some("Bearer sbscim_".into())),
+        ("empty credential", Some("Bearer ".into())),
+        (
+            "unknown secret",
+            Some(format!("Bearer sbscim_{APP_SECRET}")),
+        ),
+        ("revoked token", Some(format!("Bearer {revoked}"))),
+    ];
+    let mut bodies = Vec::new();
+    for (case, header) in cases {
+        let mut request = app.client.get(&url);
+        if let Some(header) = header {
+            request = request.header("authorization", header);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap()),
+            Some("Bearer"),
+            "{case}"
+        );
+        bodies.push((case, assert_scim_error(response, 401).await));
+    }
+    for (case, body) in &bodies {
+        assert_eq!(body, &bodies[0].1, "{case} differs from {}", bodies[0].0);
+    }
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_word_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let response = app
+            .client
+            .get(format!("{}/ServiceProviderConfig", app.base))
+            .header("authorization", format!("{scheme} {}", app.token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_within_the_cache_bound() {
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![("SCIM__AUTH__TOKEN_CACHE_TTL_SECS", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    // Authenticate once so the token is cached, then revoke it behind the server's back.
+    assert_eq!(
+        app.get("/ServiceProviderConfig")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    app.db.run_sql("DELETE FROM \"ScimToken\"").await;
+    let took = eventually(Duration::from_secs(5), || async {
+        app.get("/ServiceProviderConfig")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 401
+    })
+    .await
+    .expect("the revoked token kept working");
+    assert!(
+        took <= Duration::from_millis(1500),
+        "took {took:?} for a 1 s bound"
+    );
+}
+
+#[tokio::test]
+async fn last_used_at_is_recorded_at_most_once_per_interval() {
+    let app = TestApp::spawn().await;
+    let last_used = || async {
+        app.db
+            .text("SELECT \"lastUsedAt\"::text FROM \"ScimToken\" WHERE name = 'okta'")
+            .await
+    };
+    assert_eq!(last_used().await, None);
+    assert_eq!(
+        app.get("/ServiceProviderConfig")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let recorded = eventually(Duration::from_secs(5), || async {
+        last_used().await.is_some()
+    })
+    .await;
+    assert!(recorded.is_some(), "lastUsedAt never written");
+    let first = last_used().await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.get("/ServiceProviderConfig")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            200
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        last_used().await,
+        first,
+        "written again within the interval"
+    );
+}
+
+#[tokio::test]
+async fn disabled_service_answers_403_and_writes_nothing() {
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![("SCIM_ENABLED", "false".into())],
+        ..Default::default()
+    })
+    .await;
+    for path in ["/ServiceProviderConfig", "/Users", "/Nope"] {
+        let body = assert_scim_error(app.get(path).send().await.unwrap(), 403).await;
+        assert_eq!(body["detail"], "SCIM provisioning is disabled");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM \"ScimToken\" WHERE \"lastUsedAt\" IS NOT NULL")
+            .await,
+        0
+    );
+}

@@ -1,0 +1,348 @@
+//! The binary as an operator runs it: `migrate`, `check`, `serve` refusals, `token …`.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{eventually, TestDb, ENCRYPTION_KEY, MANIFEST_DIR};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-sidecar");
+
+/// Runs the binary with a clean environment plus `vars` (so the developer's own variables
+/// never leak in) and waits for it to exit.
+fn run(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    command(args, vars).output().expect("run scim-sidecar")
+}
+
+fn command(args: &[&str], vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(MANIFEST_DIR)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn db_vars(db: &TestDb) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("SOURCEBOT_ENCRYPTION_KEY", ENCRYPTION_KEY.to_owned()),
+    ]
+}
+
+fn with<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn migrate_twice_succeeds_and_creates_the_scim_additions() {
+    let db = TestDb::with_app_schema().await;
+    let vars = db_vars(&db);
+    let first = run(&["migrate"], &with(&vars));
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("Applied 1 migration"),
+        "{}",
+        stdout(&first)
+    );
+    let second = run(&["migrate"], &with(&vars));
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stdout(&second).contains("up to date"),
+        "{}",
+        stdout(&second)
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM information_schema.columns WHERE table_name = 'UserToOrg' AND column_name IN ('isActive', 'scimExternalId')").await,
+        2
+    );
+    assert_eq!(db.count("SELECT count(*) FROM pg_indexes WHERE indexname IN ('UserToOrg_orgId_scimExternalId_idx', 'ScimToken_orgId_idx')").await, 2);
+    // Diesel's history lives in the service's schema, not the app's.
+    assert_eq!(db.count("SELECT count(*) FROM pg_tables WHERE tablename = '__diesel_schema_migrations' AND schemaname = 'scim_sidecar'").await, 1);
+    assert_eq!(db.count("SELECT count(*) FROM pg_tables WHERE tablename = '__diesel_schema_migrations' AND schemaname = 'public'").await, 0);
+    let check = run(&["check"], &with(&vars));
+    assert!(check.status.success(), "{}", stdout(&check));
+}
+
+#[tokio::test]
+async fn migrate_succeeds_where_the_app_created_the_scim_additions_first() {
+    let db = TestDb::with_app_schema().await;
+    db.run_sql(include_str!("../fixtures/app-scim-additions.sql"))
+        .await;
+    let org = db.create_org("Acme").await;
+    let token = db.create_token(org, "app-minted").await;
+    let vars = db_vars(&db);
+    let migrate = run(&["migrate"], &with(&vars));
+    assert!(migrate.status.success(), "{}", stderr(&migrate));
+    assert!(run(&["migrate"], &with(&vars)).status.success());
+    // Nothing the app created was replaced: its token row is still there.
+    assert_eq!(db.count("SELECT count(*) FROM \"ScimToken\"").await, 1);
+    assert!(!token.is_empty());
+    assert!(run(&["check"], &with(&vars)).status.success());
+}
+
+#[tokio::test]
+async fn check_and_serve_refuse_a_database_without_the_app_tables() {
+    let db = TestDb::empty().await;
+    let mut vars = db_vars(&db);
+    vars.push(("SCIM_LISTEN", "127.0.0.1:0".into()));
+    let check = run(&["check"], &with(&vars));
+    assert!(!check.status.success());
+    let report = stdout(&check);
+    for table in [
+        "Org",
+        "User",
+        "UserToOrg",
+        "ApiKey",
+        "OAuthToken",
+        "OAuthRefreshToken",
+        "OAuthAuthorizationCode",
+        "Audit",
+        "License",
+        "ScimToken",
+    ] {
+        assert!(
+            report.contains(&format!("table public.\"{table}\" is missing")),
+            "{table}: {report}"
+        );
+    }
+    let serve = command(&["serve"], &with(&vars))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = wait_with_deadline(serve, Duration::from_secs(30));
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    for table in ["Org", "User", "UserToOrg", "ScimToken"] {
+        assert!(
+            message.contains(&format!("table public.\"{table}\" is missing")),
+            "{table}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn serve_refuses_missing_scim_additions_and_names_the_fix() {
+    let db = TestDb::with_app_schema().await;
+    let mut vars = db_vars(&db);
+    vars.push(("SCIM_LISTEN", "127.0.0.1:0".into()));
+    let serve = command(&["serve"], &with(&vars))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = wait_with_deadline(serve, Duration::from_secs(30));
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("column \"UserToOrg\".\"isActive\" is missing"),
+        "{message}"
+    );
+    assert!(message.contains("scim-sidecar migrate"), "{message}");
+}
+
+#[tokio::test]
+async fn serve_migrates_on_start_when_configured() {
+    let db = TestDb::with_app_schema().await;
+    let mut vars = db_vars(&db);
+    vars.push(("SCIM_LISTEN", "127.0.0.1:0".into()));
+    vars.push(("SCIM__DATABASE__MIGRATE_ON_START", "true".into()));
+    let mut serve = command(&["serve"], &with(&vars))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let migrated = eventually(Duration::from_secs(30), || async {
+        db.count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'ScimToken'")
+            .await
+            == 1
+    })
+    .await;
+    assert!(migrated.is_some(), "serve did not apply migrations");
+    assert!(
+        serve.try_wait().unwrap().is_none(),
+        "serve exited after migrating"
+    );
+    terminate(&mut serve);
+}
+
+#[tokio::test]
+async fn serve_stops_cleanly_on_sigterm_and_the_health_probe_follows_it() {
+    let db = TestDb::migrated().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut vars = db_vars(&db);
+    vars.push(("SCIM_LISTEN", format!("127.0.0.1:{port}")));
+    let mut serve = command(&["serve"], &with(&vars))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let serving = eventually(Duration::from_secs(30), || async {
+        client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(serving.is_some(), "serve never answered /healthz");
+    let listen = format!("127.0.0.1:{port}");
+    let probe = run(&["health"], &[("SCIM_LISTEN", &listen)]);
+    assert!(probe.status.success(), "{}", stderr(&probe));
+    let status = terminate(&mut serve);
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    let probe = run(&["health"], &[("SCIM_LISTEN", &listen)]);
+    assert!(!probe.status.success(), "health probe passed with the server stopped");
+}
+
+#[tokio::test]
+async fn invalid_configuration_stops_start_up_naming_the_setting() {
+    let db = TestDb::migrated().await;
+    let mut vars = db_vars(&db);
+    vars.push(("SCIM_LISTEN", "localhost-eighty".into()));
+    let output = run(&["serve"], &with(&vars));
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("SCIM_LISTEN"),
+        "{}",
+        stderr(&output)
+    );
+
+    let missing = run(&["serve"], &[("SCIM_LISTEN", "127.0.0.1:0")]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("DATABASE_URL"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let secret_url = format!("{}?password=hunter2", db.url);
+    let no_key = run(
+        &["serve"],
+        &[
+            ("DATABASE_URL", &secret_url),
+            ("SCIM_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert!(!no_key.status.success());
+    assert!(
+        stderr(&no_key).contains("SOURCEBOT_ENCRYPTION_KEY"),
+        "{}",
+        stderr(&no_key)
+    );
+    assert!(!stderr(&no_key).contains("hunter2"));
+}
+
+#[tokio::test]
+async fn token_create_prints_a_token_once_and_stores_only_its_app_compatible_hash() {
+    let db = TestDb::migrated().await;
+    let org = db.create_org("Acme").await;
+    let vars = db_vars(&db);
+    let org_arg = org.to_string();
+    let created = run(
+        &["token", "create", "--org", &org_arg, "--name", "okta"],
+        &with(&vars),
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let out = stdout(&created);
+    let token = out.lines().last().expect("token line").trim().to_owned();
+    let secret = token.strip_prefix("sbscim_").expect("sbscim_ prefix");
+    assert_eq!(secret.len(), 64);
+    // The stored hash is the app's: hex(HMAC-SHA256(key, secret)).
+    let expected = {
+        use hmac::{KeyInit, Mac};
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(ENCRYPTION_KEY.as_bytes()).unwrap();
+        mac.update(secret.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let stored = db
+        .text(&format!(
+            "SELECT hash FROM \"ScimToken\" WHERE \"orgId\" = {org}"
+        ))
+        .await;
+    assert_eq!(stored.as_deref(), Some(expected.as_str()));
+    assert_eq!(db.count(&format!("SELECT count(*) FROM \"ScimToken\" WHERE hash LIKE '%{secret}%' OR name LIKE '%{secret}%'")).await, 0);
+
+    let duplicate = run(
+        &["token", "create", "--org", &org_arg, "--name", "okta"],
+        &with(&vars),
+    );
+    assert!(!duplicate.status.success());
+    assert!(
+        stderr(&duplicate).contains("already has a SCIM token named"),
+        "{}",
+        stderr(&duplicate)
+    );
+    assert_eq!(db.count("SELECT count(*) FROM \"ScimToken\"").await, 1);
+
+    let list = run(&["token", "list", "--org", &org_arg], &with(&vars));
+    assert!(list.status.success());
+    assert!(stdout(&list).contains("okta"));
+    assert!(stdout(&list).contains("last used never"));
+    assert!(!stdout(&list).contains(secret));
+
+    let unknown_org = run(
+        &["token", "create", "--org", "999999", "--name", "x"],
+        &with(&vars),
+    );
+    assert!(!unknown_org.status.success());
+    assert!(stderr(&unknown_org).contains("org 999999 does not exist"));
+
+    let revoke = run(
+        &["token", "revoke", "--org", &org_arg, "--name", "okta"],
+        &with(&vars),
+    );
+    assert!(revoke.status.success(), "{}", stderr(&revoke));
+    assert_eq!(db.count("SELECT count(*) FROM \"ScimToken\"").await, 0);
+    let again = run(
+        &["token", "revoke", "--org", &org_arg, "--name", "okta"],
+        &with(&vars),
+    );
+    assert!(!again.status.success());
+}
+
+fn wait_with_deadline(mut child: std::process::Child, deadline: Duration) -> Output {
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("process did not exit within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    // SAFETY: sending a signal to a child process we own.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("process ignored SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,444 @@
+//! Test harness: finds PostgreSQL like `demo` does, builds a migrated template database once,
+//! clones it for every test, and starts the real server on 127.0.0.1:0.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::{BigInt, Integer, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use scim_sidecar::auth::token::TokenHasher;
+use scim_sidecar::config::Settings;
+use scim_sidecar::db::migrations;
+use scim_sidecar::devdb::{self, DevServer};
+use scim_sidecar::license::issue::EphemeralIssuer;
+use scim_sidecar::license::LicenseClaims;
+use scim_sidecar::startup::Application;
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+pub const ENCRYPTION_KEY: &str = "test-encryption-key-32-bytes-abc";
+pub const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+static SERVER: OnceCell<DevServer> = OnceCell::const_new();
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+static ISSUER: OnceLock<(EphemeralIssuer, PathBuf)> = OnceLock::new();
+
+pub async fn dev_server() -> &'static DevServer {
+    SERVER
+        .get_or_init(|| async {
+            devdb::locate()
+                .await
+                .expect("a PostgreSQL server for tests")
+        })
+        .await
+}
+
+/// A database that is dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    /// An empty database (no app tables).
+    pub async fn empty() -> Self {
+        let server = dev_server().await;
+        let name = unique_name("scim_t");
+        let url = server
+            .recreate_database(&name)
+            .await
+            .expect("create test database");
+        Self {
+            name,
+            url,
+            admin_url: server.admin_url().to_owned(),
+        }
+    }
+
+    /// The app's tables, no SCIM additions.
+    pub async fn with_app_schema() -> Self {
+        let db = Self::empty().await;
+        devdb::apply_app_schema(&db.url).await.expect("app schema");
+        db
+    }
+
+    /// A clone of the migrated template: app tables and SCIM additions.
+    pub async fn migrated() -> Self {
+        let server = dev_server().await;
+        let template = template_name().await;
+        let name = unique_name("scim_t");
+        let mut admin = AsyncPgConnection::establish(server.admin_url())
+            .await
+            .expect("admin");
+        let statement = format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            devdb::quote_ident(&name),
+            devdb::quote_ident(template)
+        );
+        // A template cannot be copied while another session is connected to it; retry briefly.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match admin.batch_execute(&statement).await {
+                Ok(()) => break,
+                Err(error) if Instant::now() < deadline => {
+                    let _ = error;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("cloning the template failed: {error}"),
+            }
+        }
+        Self {
+            url: server.database_url(&name),
+            name,
+            admin_url: server.admin_url().to_owned(),
+        }
+    }
+
+    pub async fn conn(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .expect("connect to test database")
+    }
+
+    pub async fn run_sql(&self, sql: &str) {
+        self.conn()
+            .await
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// The single number `sql` selects.
+    pub async fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        // Wrapped so callers write plain `SELECT count(*) ...`.
+        diesel::sql_query(format!("SELECT ({sql})::bigint AS n"))
+            .get_result::<Row>(&mut self.conn().await)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .n
+    }
+
+    /// The single value `sql` selects, as text.
+    pub async fn text(&self, sql: &str) -> Option<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+            v: Option<String>,
+        }
+        diesel::sql_query(format!("SELECT ({sql})::text AS v"))
+            .get_result::<Row>(&mut self.conn().await)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .v
+    }
+
+    pub async fn create_org(&self, name: &str) -> i32 {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Integer)]
+            id: i32,
+        }
+        diesel::sql_query(
+            "INSERT INTO \"Org\" (name, \"updatedAt\") VALUES ($1, now()) RETURNING id",
+        )
+        .bind::<Text, _>(name)
+        .get_result::<Row>(&mut self.conn().await)
+        .await
+        .expect("insert org")
+        .id
+    }
+
+    /// Stores a token the way the app does and returns its plaintext.
+    pub async fn create_token(&self, org_id: i32, name: &str) -> String {
+        let hasher = TokenHasher::new(ENCRYPTION_KEY.as_bytes());
+        let minted = scim_sidecar::auth::token::mint(&hasher);
+        diesel::sql_query("INSERT INTO \"ScimToken\" (name, hash, \"orgId\") VALUES ($1, $2, $3)")
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(&minted.hash)
+            .bind::<Integer, _>(org_id)
+            .execute(&mut self.conn().await)
+            .await
+            .expect("insert token");
+        minted.token
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Err(error) = devdb::drop_database_blocking(&self.admin_url, &self.name) {
+            eprintln!("could not drop test database {}: {error}", self.name);
+        }
+    }
+}
+
+fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The template's name carries a fingerprint of the fixture and migrations, so a change to
+/// either builds a new one; building is serialised across test processes by an advisory lock.
+async fn template_name() -> &'static String {
+    TEMPLATE
+        .get_or_init(|| async {
+            let server = dev_server().await;
+            let name = format!("scim_tpl_{}", fingerprint());
+            let mut admin = AsyncPgConnection::establish(server.admin_url())
+                .await
+                .expect("admin");
+            admin
+                .batch_execute("SELECT pg_advisory_lock(5150, 1)")
+                .await
+                .expect("lock");
+            let exists = {
+                #[derive(diesel::QueryableByName)]
+                struct Row {
+                    #[diesel(sql_type = BigInt)]
+                    n: i64,
+                }
+                diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+                    .bind::<Text, _>(&name)
+                    .get_result::<Row>(&mut admin)
+                    .await
+                    .expect("look up template")
+                    .n
+                    > 0
+            };
+            if !exists {
+                let building = format!("{name}_build");
+                let url = server
+                    .recreate_database(&building)
+                    .await
+                    .expect("template db");
+                devdb::apply_app_schema(&url)
+                    .await
+                    .expect("template app schema");
+                migrations::run_pending(&url)
+                    .await
+                    .expect("template migrations");
+                let rename = format!(
+                    "ALTER DATABASE {} RENAME TO {}",
+                    devdb::quote_ident(&building),
+                    devdb::quote_ident(&name)
+                );
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while let Err(error) = admin.batch_execute(&rename).await {
+                    assert!(
+                        Instant::now() < deadline,
+                        "renaming the template failed: {error}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            admin
+                .batch_execute("SELECT pg_advisory_unlock(5150, 1)")
+                .await
+                .expect("unlock");
+            name
+        })
+        .await
+}
+
+fn fingerprint() -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(devdb::APP_SCHEMA_SQL);
+    let mut files: Vec<PathBuf> = walk(&Path::new(MANIFEST_DIR).join("migrations"));
+    files.sort();
+    for file in files {
+        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&file).expect("read migration"));
+    }
+    hex::encode(&hasher.finalize()[..6])
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("migrations dir")
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+/// The process-wide licence issuer and the file holding its public key.
+pub fn issuer() -> &'static (EphemeralIssuer, PathBuf) {
+    ISSUER.get_or_init(|| {
+        let issuer = EphemeralIssuer::generate();
+        let path = std::env::temp_dir().join(format!(
+            "scim-sidecar-test-{}-license.pem",
+            std::process::id()
+        ));
+        std::fs::write(&path, issuer.public_key_pem()).expect("write public key");
+        (issuer, path)
+    })
+}
+
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Licence claims valid for an hour with `scim`.
+pub fn valid_claims() -> LicenseClaims {
+    LicenseClaims {
+        sub: Some("lic_test".into()),
+        exp: now_secs() + 3600,
+        nbf: None,
+        iat: Some(now_secs()),
+        entitlements: vec!["scim".into()],
+        seats: Some(50),
+    }
+}
+
+/// What a test changes about the server it starts.
+pub struct Options {
+    /// `Some(claims)`: a licence key signed by the test issuer; `None`: no key configured.
+    pub license: Option<LicenseClaims>,
+    pub extra_env: Vec<(&'static str, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            license: Some(valid_claims()),
+            extra_env: Vec::new(),
+        }
+    }
+}
+
+/// Settings as an operator would give them, through the environment.
+pub fn settings_for(db_url: &str, options: &Options) -> Settings {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), db_url.to_owned()),
+        ("SOURCEBOT_ENCRYPTION_KEY".into(), ENCRYPTION_KEY.into()),
+        ("SCIM_LISTEN".into(), "127.0.0.1:0".into()),
+        ("SCIM__DATABASE__POOL_MAX_SIZE".into(), "8".into()),
+        ("SCIM__SERVER__WORKERS".into(), "1".into()),
+        ("SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS".into(), "1".into()),
+    ]);
+    if let Some(claims) = &options.license {
+        let (issuer, path) = issuer();
+        env.insert("SCIM_LICENSE_KEY".into(), issuer.sign(claims));
+        env.insert(
+            "SCIM_LICENSE_PUBLIC_KEY_FILE".into(),
+            path.display().to_string(),
+        );
+    }
+    for (name, value) in &options.extra_env {
+        env.insert((*name).to_owned(), value.clone());
+    }
+    Settings::load_from(&Path::new(MANIFEST_DIR).join("config"), &env).expect("test settings")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub base: String,
+    pub db: TestDb,
+    pub org_id: i32,
+    pub token: String,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    /// A running server on a migrated database with one org ("Acme"), its token "okta" and a
+    /// valid licence key.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        init_test_logging();
+        let db = TestDb::migrated().await;
+        let org_id = db.create_org("Acme").await;
+        let token = db.create_token(org_id, "okta").await;
+        let settings = settings_for(&db.url, &options);
+        let app = Application::build(&settings).await.expect("server builds");
+        let address = format!("http://{}", app.address());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base: format!("{address}/scim/v2"),
+            address,
+            db,
+            org_id,
+            token,
+            client: reqwest::Client::new(),
+            handle,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// `TEST_LOG=1 cargo test` shows the server's logs.
+fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+/// Polls `check` until it returns true or `timeout` passes; returns the time it took.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    None
+}
+
+/// Asserts a SCIM error answer: status, media type and envelope.
+pub async fn assert_scim_error(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap()),
+        Some("application/scim+json")
+    );
+    let body: serde_json::Value = response.json().await.expect("JSON error body");
+    assert_eq!(
+        body["schemas"],
+        serde_json::json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+    );
+    assert_eq!(body["status"], serde_json::json!(status.to_string()));
+    assert!(body["detail"].is_string());
+    body
+}

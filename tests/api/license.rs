@@ -1,0 +1,287 @@
+//! Licence keys at start-up and per request.
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use scim_sidecar::license::issue::EphemeralIssuer;
+use scim_sidecar::license::LicenseClaims;
+use scim_sidecar::startup::Application;
+
+use crate::helpers::{
+    assert_scim_error, eventually, issuer, now_secs, settings_for, valid_claims, Options, TestApp,
+    TestDb, ENCRYPTION_KEY, MANIFEST_DIR,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scim-sidecar");
+const RSA_PRIVATE: &str = include_str!("../fixtures/license-test-rsa-private.pem");
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn rs256(claims: &LicenseClaims) -> String {
+    let key = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key).unwrap()
+}
+
+/// Every kind of bad key an operator might configure, with the word the refusal must use.
+fn bad_keys() -> Vec<(&'static str, String, &'static str)> {
+    let (vendor, public_path) = issuer();
+    let public_pem = std::fs::read_to_string(public_path).unwrap();
+    let valid = vendor.sign(&valid_claims());
+    let parts: Vec<&str> = valid.split('.').collect();
+    let richer = LicenseClaims {
+        seats: Some(1_000_000),
+        ..valid_claims()
+    };
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&serde_json::to_vec(&richer).unwrap()),
+        parts[2]
+    );
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(&serde_json::to_vec(&valid_claims()).unwrap())
+    );
+    let hs256 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &valid_claims(),
+        &EncodingKey::from_secret(public_pem.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    vec![
+        (
+            "expired",
+            vendor.sign(&LicenseClaims {
+                exp: now_secs() - 10,
+                ..valid_claims()
+            }),
+            "expired",
+        ),
+        (
+            "not yet valid",
+            vendor.sign(&LicenseClaims {
+                nbf: Some(now_secs() + 3600),
+                ..valid_claims()
+            }),
+            "not valid yet",
+        ),
+        (
+            "wrong key",
+            EphemeralIssuer::generate().sign(&valid_claims()),
+            "signature",
+        ),
+        ("tampered payload", tampered, "signature"),
+        ("alg none", none, "licence key"),
+        ("HS256 with the public key", hs256, "another algorithm"),
+        (
+            "RS256 while EdDSA is configured",
+            rs256(&valid_claims()),
+            "another algorithm",
+        ),
+        ("malformed", "not-a-licence".to_owned(), "malformed"),
+        (
+            "without scim",
+            vendor.sign(&LicenseClaims {
+                entitlements: vec!["search".into()],
+                ..valid_claims()
+            }),
+            "scim",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn serve_exits_non_zero_on_every_bad_licence_key() {
+    let db = TestDb::migrated().await;
+    let (_, public_path) = issuer();
+    for (case, key, expected) in bad_keys() {
+        let output = std::process::Command::new(BIN)
+            .arg("serve")
+            .current_dir(MANIFEST_DIR)
+            .env_clear()
+            .env("DATABASE_URL", &db.url)
+            .env("SOURCEBOT_ENCRYPTION_KEY", ENCRYPTION_KEY)
+            .env("SCIM_LISTEN", "127.0.0.1:0")
+            .env("SCIM_LICENSE_KEY", &key)
+            .env("SCIM_LICENSE_PUBLIC_KEY_FILE", public_path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{case}: serve started");
+        assert!(stderr.contains("licence key"), "{case}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{case}: expected {expected:?} in {stderr}"
+        );
+        assert!(!stderr.contains(&key), "{case}: the key was printed");
+    }
+}
+
+#[tokio::test]
+async fn check_reports_the_licence_state() {
+    let db = TestDb::migrated().await;
+    let (vendor, public_path) = issuer();
+    let run = |key: String| {
+        std::process::Command::new(BIN)
+            .arg("check")
+            .current_dir(MANIFEST_DIR)
+            .env_clear()
+            .env("DATABASE_URL", &db.url)
+            .env("SOURCEBOT_ENCRYPTION_KEY", ENCRYPTION_KEY)
+            .env("SCIM_LICENSE_KEY", key)
+            .env("SCIM_LICENSE_PUBLIC_KEY_FILE", public_path)
+            .output()
+            .unwrap()
+    };
+    let good = run(vendor.sign(&valid_claims()));
+    let report = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{report}");
+    assert!(report.contains("key lic_test (EdDSA)"), "{report}");
+    assert!(
+        report.contains("entitlements [scim]") && report.contains("seats 50"),
+        "{report}"
+    );
+    let expired = run(vendor.sign(&LicenseClaims {
+        exp: now_secs() - 1,
+        ..valid_claims()
+    }));
+    assert!(!expired.status.success());
+    assert!(String::from_utf8_lossy(&expired.stdout)
+        .contains("[FAIL] licence: the licence key has expired"));
+}
+
+#[tokio::test]
+async fn eddsa_and_rs256_keys_are_accepted() {
+    let db = TestDb::migrated().await;
+    let eddsa = settings_for(&db.url, &Options::default());
+    assert!(Application::build(&eddsa).await.is_ok());
+
+    let public = Path::new(MANIFEST_DIR).join("tests/fixtures/license-test-rsa-public.pem");
+    let rs = settings_for(
+        &db.url,
+        &Options {
+            license: None,
+            extra_env: vec![
+                ("SCIM_LICENSE_KEY", rs256(&valid_claims())),
+                ("SCIM_LICENSE_PUBLIC_KEY_FILE", public.display().to_string()),
+                ("SCIM__LICENSE__ALGORITHM", "RS256".into()),
+            ],
+        },
+    );
+    assert!(Application::build(&rs).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_licence_expiring_while_serving_flips_requests_to_403_at_exp() {
+    let exp = now_secs() + 2;
+    let app = TestApp::spawn_with(Options {
+        license: Some(LicenseClaims {
+            exp,
+            ..valid_claims()
+        }),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        app.get("/ServiceProviderConfig")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let flipped = eventually(Duration::from_secs(10), || async {
+        app.get("/ServiceProviderConfig")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 403
+    })
+    .await;
+    assert!(flipped.is_some(), "still granted after exp");
+    assert!(
+        chrono::Utc::now().timestamp_millis() >= exp * 1000,
+        "refused before exp"
+    );
+    let body =
+        assert_scim_error(app.get("/ServiceProviderConfig").send().await.unwrap(), 403).await;
+    assert!(body["detail"].as_str().unwrap().contains("licence"));
+}
+
+#[tokio::test]
+async fn an_org_licence_row_grants_scim_and_losing_it_takes_effect_within_the_bound() {
+    let app = TestApp::spawn_with(Options {
+        license: None,
+        extra_env: vec![("SCIM__LICENSE__ORG_REFRESH_SECS", "1".into())],
+    })
+    .await;
+    assert_scim_error(app.get("/ServiceProviderConfig").send().await.unwrap(), 403).await;
+    app.db
+        .run_sql(&format!(
+            "INSERT INTO \"License\" (id, \"orgId\", \"activationCode\", entitlements, seats, status, \"lastSyncAt\", \"updatedAt\") \
+             VALUES ('lic1', {}, 'code', '{{search,scim}}', 10, 'active', now() AT TIME ZONE 'UTC', now())",
+            app.org_id
+        ))
+        .await;
+    let granted = eventually(Duration::from_secs(5), || async {
+        app.get("/ServiceProviderConfig")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 200
+    })
+    .await;
+    assert!(granted.is_some(), "the row never granted");
+
+    app.db
+        .run_sql("UPDATE \"License\" SET entitlements = '{search}'")
+        .await;
+    let revoked = eventually(Duration::from_secs(5), || async {
+        app.get("/ServiceProviderConfig")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 403
+    })
+    .await
+    .expect("losing scim never took effect");
+    assert!(
+        revoked <= Duration::from_millis(2500),
+        "took {revoked:?} for a 1 s bound"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_or_inactive_org_licence_row_does_not_grant() {
+    let app = TestApp::spawn_with(Options {
+        license: None,
+        extra_env: vec![("SCIM__LICENSE__ORG_REFRESH_SECS", "0".into())],
+    })
+    .await;
+    for (status, synced) in [
+        ("active", "now() AT TIME ZONE 'UTC' - interval '8 days'"),
+        ("canceled", "now() AT TIME ZONE 'UTC'"),
+    ] {
+        app.db.run_sql("DELETE FROM \"License\"").await;
+        app.db
+            .run_sql(&format!(
+                "INSERT INTO \"License\" (id, \"orgId\", \"activationCode\", entitlements, status, \"lastSyncAt\", \"updatedAt\") \
+                 VALUES ('lic1', {}, 'code', '{{scim}}', '{status}', {synced}, now())",
+                app.org_id
+            ))
+            .await;
+        assert_scim_error(app.get("/ServiceProviderConfig").send().await.unwrap(), 403).await;
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real server against a real PostgreSQL, one fresh database per test.
+
+mod auth;
+mod cli;
+mod health;
+mod helpers;
+mod license;
+mod skeleton;

@@ -1,0 +1,128 @@
+//! The `/scim/v2` scope: media type, error envelopes for unknown paths and methods, request
+//! ids, discovery.
+
+use reqwest::Method;
+
+use crate::helpers::{assert_scim_error, TestApp};
+
+#[tokio::test]
+async fn service_provider_config_answers_with_scim_media_type_and_location() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/ServiceProviderConfig").send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "application/scim+json");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body["schemas"],
+        serde_json::json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"])
+    );
+    assert_eq!(body["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    assert_eq!(
+        body["meta"]["location"],
+        serde_json::json!(format!("{}/ServiceProviderConfig", app.base))
+    );
+}
+
+#[tokio::test]
+async fn configured_public_url_is_the_base_of_locations() {
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        extra_env: vec![("SCIM_PUBLIC_URL", "https://sb.example.com/scim/v2/".into())],
+        ..Default::default()
+    })
+    .await;
+    let body: serde_json::Value = app
+        .get("/ServiceProviderConfig")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["meta"]["location"],
+        "https://sb.example.com/scim/v2/ServiceProviderConfig"
+    );
+}
+
+#[tokio::test]
+async fn unknown_scim_paths_answer_404_scim_errors() {
+    let app = TestApp::spawn().await;
+    for path in ["/Nope", "/Groupz/1", "/ServiceProviderConfig/extra"] {
+        assert_scim_error(app.get(path).send().await.unwrap(), 404).await;
+    }
+    let outside = app
+        .client
+        .get(format!("{}/elsewhere", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_scim_error(outside, 404).await;
+}
+
+#[tokio::test]
+async fn unsupported_methods_answer_405_scim_errors() {
+    let app = TestApp::spawn().await;
+    for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+        let response = app
+            .request(method.clone(), "/ServiceProviderConfig")
+            .send()
+            .await
+            .unwrap();
+        assert_scim_error(response, 405).await;
+    }
+}
+
+#[tokio::test]
+async fn me_and_bulk_answer_501() {
+    let app = TestApp::spawn().await;
+    assert_scim_error(app.get("/Me").send().await.unwrap(), 501).await;
+    let bulk = app
+        .request(Method::POST, "/Bulk")
+        .json(&serde_json::json!({}))
+        .send()
+        .await;
+    assert_scim_error(bulk.unwrap(), 501).await;
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = TestApp::spawn().await;
+    let echoed = app
+        .get("/ServiceProviderConfig")
+        .header("x-request-id", "idp-req-42")
+        .send();
+    assert_eq!(
+        echoed.await.unwrap().headers()["x-request-id"],
+        "idp-req-42"
+    );
+    let generated = app.get("/ServiceProviderConfig").send().await.unwrap();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let unsafe_id = app
+        .get("/ServiceProviderConfig")
+        .header("x-request-id", "a@b.c")
+        .send();
+    assert_ne!(unsafe_id.await.unwrap().headers()["x-request-id"], "a@b.c");
+}
+
+#[tokio::test]
+async fn graceful_stop_lets_the_server_finish() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.get("/ServiceProviderConfig")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    app.stop().await;
+    assert!(
+        app.get("/ServiceProviderConfig").send().await.is_err(),
+        "stopped server still answers"
+    );
+}
