@@ -146,6 +146,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The service's own per-membership record (see migrations/…_user_profile).
+    scim_sidecar.user_profile (org_id, user_id) {
+        org_id -> Int4,
+        user_id -> Text,
+        attributes -> Jsonb,
+        hidden_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_to_org -> orgs (org_id));
 diesel::joinable!(user_to_org -> users (user_id));
 diesel::joinable!(scim_tokens -> orgs (org_id));
@@ -162,4 +174,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audits,
     licenses,
     scim_tokens,
+    user_profile,
 );

@@ -4,6 +4,7 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod schema;
 
 pub use error::{ScimError, ScimType};
 

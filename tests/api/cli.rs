@@ -209,7 +209,10 @@ async fn serve_stops_cleanly_on_sigterm_and_the_health_probe_follows_it() {
     let status = terminate(&mut serve);
     assert!(status.success(), "exit status after SIGTERM: {status}");
     let probe = run(&["health"], &[("SCIM_LISTEN", &listen)]);
-    assert!(!probe.status.success(), "health probe passed with the server stopped");
+    assert!(
+        !probe.status.success(),
+        "health probe passed with the server stopped"
+    );
 }
 
 #[tokio::test]
