@@ -11,6 +11,7 @@ pub mod devdb;
 pub mod error;
 pub mod http;
 pub mod license;
+pub mod provisioning;
 pub mod scim;
 pub mod startup;
 pub mod state;

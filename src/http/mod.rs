@@ -5,6 +5,7 @@ mod fallback;
 mod health;
 mod request_span;
 mod response;
+mod users;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -37,6 +38,40 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 .service(
                     web::resource("/ServiceProviderConfig")
                         .route(web::get().to(discovery::get_service_provider_config))
+                        .default_service(web::to(fallback::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/ResourceTypes")
+                        .route(web::get().to(discovery::list_resource_types))
+                        .default_service(web::to(fallback::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/ResourceTypes/{id}")
+                        .route(web::get().to(discovery::get_resource_type))
+                        .default_service(web::to(fallback::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/Schemas")
+                        .route(web::get().to(discovery::list_schemas))
+                        .default_service(web::to(fallback::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/Schemas/{id}")
+                        .route(web::get().to(discovery::get_schema))
+                        .default_service(web::to(fallback::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/Users")
+                        .route(web::get().to(users::list_users))
+                        .route(web::post().to(users::create_user))
+                        .default_service(web::to(fallback::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/Users/{id}")
+                        .route(web::get().to(users::get_user))
+                        .route(web::put().to(users::replace_user))
+                        .route(web::patch().to(users::patch_user))
+                        .route(web::delete().to(users::delete_user))
                         .default_service(web::to(fallback::method_not_allowed)),
                 )
                 .service(web::resource(["/Me", "/Me/{rest:.*}"]).to(fallback::me_not_implemented))

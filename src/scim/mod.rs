@@ -4,7 +4,11 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod patch;
+pub mod query;
+pub mod resource;
 pub mod schema;
+pub mod user;
 
 pub use error::{ScimError, ScimType};
 

@@ -51,8 +51,11 @@ async fn migrate_twice_succeeds_and_creates_the_scim_additions() {
     let vars = db_vars(&db);
     let first = run(&["migrate"], &with(&vars));
     assert!(first.status.success(), "{}", stderr(&first));
+    let migrations = std::fs::read_dir(format!("{MANIFEST_DIR}/migrations"))
+        .unwrap()
+        .count();
     assert!(
-        stdout(&first).contains("Applied 1 migration"),
+        stdout(&first).contains(&format!("Applied {migrations} migration")),
         "{}",
         stdout(&first)
     );
@@ -348,4 +351,83 @@ fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let db = TestDb::migrated().await;
+    let org = db.create_org("Acme").await;
+    let token = db.create_token(org, "okta").await;
+    let (issuer, public_key) = crate::helpers::issuer();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut vars = db_vars(&db);
+    vars.push(("SCIM_LISTEN", format!("127.0.0.1:{port}")));
+    vars.push((
+        "SCIM_LICENSE_KEY",
+        issuer.sign(&crate::helpers::valid_claims()),
+    ));
+    vars.push((
+        "SCIM_LICENSE_PUBLIC_KEY_FILE",
+        public_key.display().to_string(),
+    ));
+    let mut serve = command(&["serve"], &with(&vars))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let serving = eventually(Duration::from_secs(30), || async {
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(serving.is_some(), "serve never answered /healthz");
+
+    // Hold a lock that the list query must wait for, so the request is in flight.
+    let mut blocker = diesel_async::AsyncPgConnection::establish(&db.url)
+        .await
+        .unwrap();
+    blocker
+        .batch_execute("BEGIN; LOCK TABLE \"User\" IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let url = format!("{base}/scim/v2/Users");
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    let waiting = eventually(Duration::from_secs(10), || async {
+        db.count("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            .await
+            > 0
+    })
+    .await;
+    assert!(waiting.is_some(), "the request never reached the database");
+    // SAFETY: sending a signal to a child process we own.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        serve.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+    blocker.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(in_flight.await.unwrap().expect("answer"), 200);
+    let status = terminate(&mut serve);
+    assert!(status.success(), "{status}");
 }

@@ -442,3 +442,80 @@ pub async fn assert_scim_error(response: reqwest::Response, status: u16) -> serd
     assert!(body["detail"].is_string());
     body
 }
+
+/// An Okta-style create body (Okta sends `application/json`, a password and `groups: []`).
+pub fn okta_user(email: &str, external_id: &str, given: &str, family: &str) -> serde_json::Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": email,
+        "name": { "givenName": given, "familyName": family },
+        "emails": [{ "primary": true, "value": email, "type": "work" }],
+        "displayName": format!("{given} {family}"),
+        "locale": "en-US",
+        "externalId": external_id,
+        "groups": [],
+        "password": "not-stored-1!",
+        "active": true
+    })
+}
+
+impl TestApp {
+    pub async fn post_user(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, "/Users")
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a user and returns its SCIM representation.
+    pub async fn create_user(&self, email: &str, external_id: &str) -> serde_json::Value {
+        let response = self
+            .post_user(&okta_user(email, external_id, "Jane", "Doe"))
+            .await;
+        assert_eq!(response.status().as_u16(), 201, "creating {email}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn patch_user(&self, id: &str, operations: serde_json::Value) -> reqwest::Response {
+        self.request(reqwest::Method::PATCH, &format!("/Users/{id}"))
+            .json(&serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": operations
+            }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `"UserToOrg"."isActive"` of the user in the test org.
+    pub async fn is_active(&self, user_id: &str) -> bool {
+        self.db
+            .count(&format!(
+                "SELECT count(*) FROM \"UserToOrg\" WHERE \"orgId\" = {} AND \"userId\" = '{user_id}' AND \"isActive\"",
+                self.org_id
+            ))
+            .await
+            == 1
+    }
+
+    pub async fn session_version(&self, user_id: &str) -> i64 {
+        self.db
+            .count(&format!(
+                "SELECT \"sessionVersion\" FROM \"User\" WHERE id = '{user_id}'"
+            ))
+            .await
+    }
+
+    pub async fn audit_count(&self, action: &str, user_id: &str) -> i64 {
+        self.db
+            .count(&format!(
+                "SELECT count(*) FROM \"Audit\" WHERE action = '{action}' AND \"targetId\" = '{user_id}' \
+                 AND \"orgId\" = {} AND \"actorId\" = 'scim' AND \"actorType\" = 'scim_token' \
+                 AND \"targetType\" = 'user' AND metadata->>'tokenName' = 'okta' \
+                 AND \"sourcebotVersion\" LIKE 'scim-sidecar %'",
+                self.org_id
+            ))
+            .await
+    }
+}

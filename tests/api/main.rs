@@ -5,4 +5,7 @@ mod cli;
 mod health;
 mod helpers;
 mod license;
+mod lifecycle;
+mod replay;
 mod skeleton;
+mod users;

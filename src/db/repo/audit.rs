@@ -1,0 +1,63 @@
+//! `"Audit"` rows, as the app's audit log reads them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+
+use crate::db::schema::audits;
+
+/// Who the app's audit log shows as the actor of SCIM changes.
+pub const ACTOR_ID: &str = "scim";
+pub const ACTOR_TYPE: &str = "scim_token";
+pub const TARGET_TYPE: &str = "user";
+
+/// Written in `"Audit"."sourcebotVersion"`.
+pub const SOURCE_VERSION: &str = concat!("scim-sidecar ", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    MemberAdded,
+    MemberDeactivated,
+    MemberReactivated,
+    MemberRemoved,
+    UserUpdated,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::MemberAdded => "org.member_added",
+            AuditAction::MemberDeactivated => "org.member_deactivated",
+            AuditAction::MemberReactivated => "org.member_reactivated",
+            AuditAction::MemberRemoved => "org.member_removed",
+            AuditAction::UserUpdated => "user.updated",
+        }
+    }
+}
+
+pub async fn record(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    action: AuditAction,
+    user_id: &str,
+    metadata: Value,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(audits::table)
+        .values((
+            audits::id.eq(uuid::Uuid::new_v4().to_string()),
+            audits::timestamp.eq(now),
+            audits::action.eq(action.as_str()),
+            audits::actor_id.eq(ACTOR_ID),
+            audits::actor_type.eq(ACTOR_TYPE),
+            audits::target_id.eq(user_id),
+            audits::target_type.eq(TARGET_TYPE),
+            audits::sourcebot_version.eq(SOURCE_VERSION),
+            audits::metadata.eq(Some(metadata)),
+            audits::org_id.eq(org_id),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}

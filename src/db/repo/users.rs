@@ -1,0 +1,542 @@
+//! Memberships as SCIM Users: reads (single and filtered lists) and the writes of the
+//! provisioning lifecycle. Every function is scoped to one org.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamp};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::{Map, Value};
+
+use crate::db::schema::{
+    api_keys, oauth_authorization_codes, oauth_refresh_tokens, oauth_tokens, user_profile,
+    user_to_org, users,
+};
+use crate::scim::query::UserFilter;
+use crate::scim::user::UserRecord;
+
+/// Two-key advisory lock namespace: (this, org id) serialises the membership changes of one
+/// org (creation, activation, deactivation, externalId and e-mail changes), which makes the
+/// seat cap, the last-owner rule and externalId uniqueness race-free.
+const ORG_MEMBERSHIP_LOCK: i32 = 0x5c1a_0002;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgRole {
+    Owner,
+    Member,
+    Other,
+}
+
+/// A membership with what the lifecycle rules need beside the SCIM record.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub record: UserRecord,
+    pub role: OrgRole,
+    /// DELETEd through SCIM: invisible until re-provisioned.
+    pub hidden: bool,
+}
+
+#[derive(QueryableByName)]
+struct MemberRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    email: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    name: Option<String>,
+    #[diesel(sql_type = Timestamp)]
+    user_updated_at: NaiveDateTime,
+    #[diesel(sql_type = Timestamp)]
+    joined_at: NaiveDateTime,
+    #[diesel(sql_type = Bool)]
+    is_active: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    external_id: Option<String>,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    attributes: Option<Value>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    hidden_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    profile_updated_at: Option<NaiveDateTime>,
+}
+
+impl From<MemberRow> for Member {
+    fn from(row: MemberRow) -> Self {
+        let attributes = match row.attributes {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        Member {
+            role: match row.role.as_str() {
+                "OWNER" => OrgRole::Owner,
+                "MEMBER" => OrgRole::Member,
+                _ => OrgRole::Other,
+            },
+            hidden: row.hidden_at.is_some(),
+            record: UserRecord {
+                id: row.id,
+                email: row.email,
+                name: row.name,
+                user_updated_at: row.user_updated_at,
+                joined_at: row.joined_at,
+                active: row.is_active,
+                external_id: row.external_id,
+                attributes,
+                profile_updated_at: row.profile_updated_at,
+            },
+        }
+    }
+}
+
+const MEMBER_FROM: &str = "\
+    FROM \"UserToOrg\" m \
+    JOIN \"User\" u ON u.id = m.\"userId\" \
+    LEFT JOIN scim_sidecar.user_profile p ON p.org_id = m.\"orgId\" AND p.user_id = m.\"userId\" \
+    WHERE m.\"orgId\" = $1";
+
+const MEMBER_COLUMNS: &str = "\
+    SELECT u.id, u.email, u.name, u.\"updatedAt\" AS user_updated_at, \
+           m.\"joinedAt\" AS joined_at, m.\"isActive\" AS is_active, \
+           m.\"scimExternalId\" AS external_id, m.role::text AS role, \
+           p.attributes, p.hidden_at, p.updated_at AS profile_updated_at ";
+
+/// The org's membership of `user_id`, hidden or not.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+) -> QueryResult<Option<Member>> {
+    diesel::sql_query(format!(
+        "{MEMBER_COLUMNS}{MEMBER_FROM} AND m.\"userId\" = $2"
+    ))
+    .bind::<Integer, _>(org_id)
+    .bind::<Text, _>(user_id)
+    .get_result::<MemberRow>(conn)
+    .await
+    .optional()
+    .map(|row| row.map(Member::from))
+}
+
+/// Like `find`, after locking the membership row until the transaction ends.
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+) -> QueryResult<Option<Member>> {
+    let locked = user_to_org::table
+        .filter(
+            user_to_org::org_id
+                .eq(org_id)
+                .and(user_to_org::user_id.eq(user_id)),
+        )
+        .select(user_to_org::user_id)
+        .for_update()
+        .first::<String>(conn)
+        .await
+        .optional()?;
+    match locked {
+        Some(_) => find(conn, org_id, user_id).await,
+        None => Ok(None),
+    }
+}
+
+/// A page of the org's visible members matching `filter`, ordered by id, and the total.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    filter: Option<&UserFilter>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(i64, Vec<Member>)> {
+    let mut binds = Vec::new();
+    let condition = match filter {
+        Some(filter) => format!(" AND ({})", filter_sql(filter, &mut binds)),
+        None => String::new(),
+    };
+    let visible = " AND p.hidden_at IS NULL";
+
+    #[derive(QueryableByName)]
+    struct Total {
+        #[diesel(sql_type = BigInt)]
+        total: i64,
+    }
+    let mut count = diesel::sql_query(format!(
+        "SELECT count(*) AS total {MEMBER_FROM}{visible}{condition}"
+    ))
+    .into_boxed()
+    .bind::<Integer, _>(org_id);
+    for bind in &binds {
+        count = bind.apply(count);
+    }
+    let total = count.get_result::<Total>(conn).await?.total;
+    if limit == 0 || total <= offset {
+        return Ok((total, Vec::new()));
+    }
+
+    let placeholder = binds.len() + 2;
+    let mut page = diesel::sql_query(format!(
+        "{MEMBER_COLUMNS}{MEMBER_FROM}{visible}{condition} \
+         ORDER BY u.id LIMIT ${placeholder} OFFSET ${}",
+        placeholder + 1
+    ))
+    .into_boxed()
+    .bind::<Integer, _>(org_id);
+    for bind in &binds {
+        page = bind.apply(page);
+    }
+    let rows = page
+        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(offset)
+        .load::<MemberRow>(conn)
+        .await?;
+    Ok((total, rows.into_iter().map(Member::from).collect()))
+}
+
+enum BindValue {
+    Text(String),
+    Bool(bool),
+}
+
+impl BindValue {
+    fn apply<'a>(
+        &self,
+        query: diesel::query_builder::BoxedSqlQuery<
+            'a,
+            diesel::pg::Pg,
+            diesel::query_builder::SqlQuery,
+        >,
+    ) -> diesel::query_builder::BoxedSqlQuery<'a, diesel::pg::Pg, diesel::query_builder::SqlQuery>
+    {
+        match self {
+            BindValue::Text(text) => query.bind::<Text, _>(text.clone()),
+            BindValue::Bool(flag) => query.bind::<Bool, _>(*flag),
+        }
+    }
+}
+
+/// SQL for a filter; values go to `binds` (placeholders start at $2, after the org id).
+/// Every leaf is answered by an index: the org's membership key, `"User"`'s primary key or
+/// e-mail key, or the `(orgId, scimExternalId)` index.
+fn filter_sql(filter: &UserFilter, binds: &mut Vec<BindValue>) -> String {
+    let mut placeholder = |value: BindValue| {
+        binds.push(value);
+        format!("${}", binds.len() + 1)
+    };
+    match filter {
+        UserFilter::Id(id) => format!("u.id = {}", placeholder(BindValue::Text(id.clone()))),
+        UserFilter::Email(email) => {
+            format!("u.email = {}", placeholder(BindValue::Text(email.clone())))
+        }
+        UserFilter::EmailType(kind) => format!(
+            "lower(coalesce(p.attributes #>> '{{emails,0,type}}', 'work')) = {}",
+            placeholder(BindValue::Text(kind.clone()))
+        ),
+        UserFilter::ExternalId(id) => {
+            format!(
+                "m.\"scimExternalId\" = {}",
+                placeholder(BindValue::Text(id.clone()))
+            )
+        }
+        UserFilter::Active(active) => {
+            format!("m.\"isActive\" = {}", placeholder(BindValue::Bool(*active)))
+        }
+        UserFilter::Constant(true) => "TRUE".to_owned(),
+        UserFilter::Constant(false) => "FALSE".to_owned(),
+        UserFilter::And(a, b) => {
+            format!("({}) AND ({})", filter_sql(a, binds), filter_sql(b, binds))
+        }
+        UserFilter::Or(a, b) => format!("({}) OR ({})", filter_sql(a, binds), filter_sql(b, binds)),
+        UserFilter::Not(inner) => format!("NOT ({})", filter_sql(inner, binds)),
+    }
+}
+
+/// Serialises this org's membership changes until the transaction ends.
+pub async fn lock_org_memberships(conn: &mut AsyncPgConnection, org_id: i32) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind::<Integer, _>(ORG_MEMBERSHIP_LOCK)
+        .bind::<Integer, _>(org_id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// An app user by e-mail: exact match first (the `"User_email_key"` index); then ignoring
+/// case, for users who signed up before SCIM with capitals in their address (the app's
+/// schema has no index on lower(email), so this fallback scans).
+pub async fn find_user_by_email(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+) -> QueryResult<Option<(String, String)>> {
+    let exact = users::table
+        .filter(users::email.eq(email))
+        .select((users::id, users::email.assume_not_null()))
+        .first::<(String, String)>(conn)
+        .await
+        .optional()?;
+    if exact.is_some() {
+        return Ok(exact);
+    }
+    users::table
+        .filter(diesel::dsl::sql::<Bool>("lower(email) = ").bind::<Text, _>(email))
+        .select((users::id, users::email.assume_not_null()))
+        .order(users::created_at.asc())
+        .first::<(String, String)>(conn)
+        .await
+        .optional()
+}
+
+/// Inserts a user unless the e-mail is taken (by a concurrent request of another org);
+/// returns whether it was inserted.
+pub async fn insert_user(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+    email: &str,
+    name: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(id),
+            users::email.eq(email),
+            users::name.eq(name),
+            users::created_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(|inserted| inserted == 1)
+}
+
+pub async fn update_user(
+    conn: &mut AsyncPgConnection,
+    id: &str,
+    email: Option<&str>,
+    name: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let target = users::table.find(id);
+    match (email, name) {
+        (None, None) => Ok(()),
+        (Some(email), None) => diesel::update(target)
+            .set((users::email.eq(email), users::updated_at.eq(now)))
+            .execute(conn)
+            .await
+            .map(drop),
+        (None, Some(name)) => diesel::update(target)
+            .set((users::name.eq(name), users::updated_at.eq(now)))
+            .execute(conn)
+            .await
+            .map(drop),
+        (Some(email), Some(name)) => diesel::update(target)
+            .set((
+                users::email.eq(email),
+                users::name.eq(name),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await
+            .map(drop),
+    }
+}
+
+/// Does another user (than `except`) have this e-mail, ignoring case?
+pub async fn email_taken(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    except: &str,
+) -> QueryResult<bool> {
+    Ok(find_user_by_email(conn, email)
+        .await?
+        .is_some_and(|(id, _)| id != except))
+}
+
+pub async fn insert_membership(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+    external_id: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(user_to_org::table)
+        .values((
+            user_to_org::org_id.eq(org_id),
+            user_to_org::user_id.eq(user_id),
+            user_to_org::joined_at.eq(now),
+            user_to_org::is_active.eq(true),
+            user_to_org::scim_external_id.eq(external_id),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn update_membership(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+    active: bool,
+    external_id: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(user_to_org::table.find((org_id, user_id)))
+        .set((
+            user_to_org::is_active.eq(active),
+            user_to_org::scim_external_id.eq(external_id),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Writes the service's record of a membership (replacing any stale one).
+pub async fn save_profile(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+    attributes: &Map<String, Value>,
+    hidden_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let attributes = Value::Object(attributes.clone());
+    diesel::insert_into(user_profile::table)
+        .values((
+            user_profile::org_id.eq(org_id),
+            user_profile::user_id.eq(user_id),
+            user_profile::attributes.eq(&attributes),
+            user_profile::hidden_at.eq(hidden_at),
+            user_profile::created_at.eq(now),
+            user_profile::updated_at.eq(now),
+        ))
+        .on_conflict((user_profile::org_id, user_profile::user_id))
+        .do_update()
+        .set((
+            user_profile::attributes.eq(&attributes),
+            user_profile::hidden_at.eq(hidden_at),
+            user_profile::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The org's active members other than `user_id`.
+pub async fn count_other_active(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+) -> QueryResult<i64> {
+    user_to_org::table
+        .filter(user_to_org::org_id.eq(org_id))
+        .filter(user_to_org::is_active.eq(true))
+        .filter(user_to_org::user_id.ne(user_id))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// Active owners of the org other than `user_id`.
+pub async fn count_other_active_owners(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+) -> QueryResult<i64> {
+    diesel::sql_query(
+        "SELECT count(*) AS total FROM \"UserToOrg\" \
+         WHERE \"orgId\" = $1 AND \"userId\" <> $2 AND \"isActive\" AND role = 'OWNER'",
+    )
+    .bind::<Integer, _>(org_id)
+    .bind::<Text, _>(user_id)
+    .get_result::<CountRow>(conn)
+    .await
+    .map(|row| row.total)
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+/// Active memberships of the user in orgs other than `org_id`: the `"User"` row is shared
+/// with them.
+pub async fn count_active_elsewhere(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+) -> QueryResult<i64> {
+    user_to_org::table
+        .filter(user_to_org::user_id.eq(user_id))
+        .filter(user_to_org::org_id.ne(org_id))
+        .filter(user_to_org::is_active.eq(true))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// Another membership of the org already carries this externalId.
+pub async fn external_id_taken(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    external_id: &str,
+    except_user: &str,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        user_to_org::table
+            .filter(user_to_org::org_id.eq(org_id))
+            .filter(user_to_org::scim_external_id.eq(external_id))
+            .filter(user_to_org::user_id.ne(except_user)),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// What deprovisioning removed.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revoked {
+    pub api_keys: usize,
+    pub oauth_tokens: usize,
+    pub oauth_refresh_tokens: usize,
+    pub oauth_authorization_codes: usize,
+}
+
+/// Ends every session of the user (`sessionVersion` + 1) and deletes their API keys of this
+/// org and all their OAuth tokens, refresh tokens and authorization codes.
+pub async fn revoke_access(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Revoked> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::session_version.eq(users::session_version + 1),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(Revoked {
+        api_keys: diesel::delete(
+            api_keys::table
+                .filter(api_keys::org_id.eq(org_id))
+                .filter(api_keys::created_by_id.eq(user_id)),
+        )
+        .execute(conn)
+        .await?,
+        oauth_tokens: diesel::delete(oauth_tokens::table.filter(oauth_tokens::user_id.eq(user_id)))
+            .execute(conn)
+            .await?,
+        oauth_refresh_tokens: diesel::delete(
+            oauth_refresh_tokens::table.filter(oauth_refresh_tokens::user_id.eq(user_id)),
+        )
+        .execute(conn)
+        .await?,
+        oauth_authorization_codes: diesel::delete(
+            oauth_authorization_codes::table.filter(oauth_authorization_codes::user_id.eq(user_id)),
+        )
+        .execute(conn)
+        .await?,
+    })
+}

@@ -1,0 +1,185 @@
+//! `/Users` handlers: parse, call the lifecycle or the repository, render.
+
+use std::collections::HashMap;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+
+use super::response::{scim_base_url, scim_json};
+use crate::auth::AuthContext;
+use crate::db::repo::users::{self, Member};
+use crate::error::ApiError;
+use crate::provisioning::{self, Caller, Change, Created};
+use crate::scim::discovery::list_response;
+use crate::scim::filter::parse_filter;
+use crate::scim::patch::parse_patch;
+use crate::scim::query::{user_filter, Page};
+use crate::scim::resource::normalize_body;
+use crate::state::AppState;
+
+fn caller(context: &AuthContext) -> Caller<'_> {
+    Caller {
+        org_id: context.org_id,
+        token_name: &context.token_name,
+        seats: context.grant.seats(),
+    }
+}
+
+/// Query parameters are matched without regard to case (`startindex` works too).
+fn param<'a>(query: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+}
+
+fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A single User with its `ETag` (and `Location` when created).
+fn user_response(status: StatusCode, member: &Member, base: &str) -> HttpResponse {
+    let body = member.record.render(base);
+    let mut response = scim_json(status, &body);
+    if let Ok(etag) = HeaderValue::from_str(&member.record.etag()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    if status == StatusCode::CREATED {
+        if let Some(location) = body["meta"]["location"]
+            .as_str()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+pub async fn list_users(
+    context: AuthContext,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = param(&query, "filter")
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| parse_filter(text).and_then(|parsed| user_filter(&parsed)))
+        .transpose()?;
+    let page = Page::from_params(param(&query, "startIndex"), param(&query, "count"))?;
+    let mut conn = state.pool.get().await?;
+    let (total, members) = users::list(
+        &mut conn,
+        context.org_id,
+        filter.as_ref(),
+        page.offset(),
+        page.count,
+    )
+    .await?;
+    let base = scim_base_url(&state, &req);
+    let resources: Vec<Value> = members.iter().map(|m| m.record.render(&base)).collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(resources, total, page.start_index),
+    ))
+}
+
+pub async fn get_user(
+    context: AuthContext,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let member = users::find(&mut conn, context.org_id, &id)
+        .await?
+        .filter(|member| !member.hidden)
+        .ok_or_else(provisioning::not_found)?;
+    if let Some(tags) = header_value(&req, header::IF_NONE_MATCH) {
+        let current = member.record.etag();
+        if tags
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || provisioning::weak_eq(tag, &current))
+        {
+            let mut response = HttpResponse::NotModified().finish();
+            if let Ok(etag) = HeaderValue::from_str(&current) {
+                response.headers_mut().insert(header::ETAG, etag);
+            }
+            return Ok(response);
+        }
+    }
+    Ok(user_response(
+        StatusCode::OK,
+        &member,
+        &scim_base_url(&state, &req),
+    ))
+}
+
+pub async fn create_user(
+    context: AuthContext,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let doc = normalize_body(&body)?;
+    let mut conn = state.pool.get().await?;
+    let (member, outcome) = provisioning::create(&mut conn, caller(&context), doc).await?;
+    let status = match outcome {
+        Created::New => StatusCode::CREATED,
+        Created::Reactivated => StatusCode::OK,
+    };
+    Ok(user_response(status, &member, &scim_base_url(&state, &req)))
+}
+
+pub async fn replace_user(
+    context: AuthContext,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let doc = normalize_body(&body)?;
+    update(context, state, req, &id, Change::Replace(doc)).await
+}
+
+pub async fn patch_user(
+    context: AuthContext,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let operations = parse_patch(&body)?;
+    update(context, state, req, &id, Change::Patch(operations)).await
+}
+
+async fn update(
+    context: AuthContext,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: &str,
+    change: Change,
+) -> Result<HttpResponse, ApiError> {
+    let if_match = header_value(&req, header::IF_MATCH);
+    let mut conn = state.pool.get().await?;
+    let member = provisioning::update(&mut conn, caller(&context), id, change, if_match).await?;
+    Ok(user_response(
+        StatusCode::OK,
+        &member,
+        &scim_base_url(&state, &req),
+    ))
+}
+
+pub async fn delete_user(
+    context: AuthContext,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let if_match = header_value(&req, header::IF_MATCH);
+    let mut conn = state.pool.get().await?;
+    provisioning::delete(&mut conn, caller(&context), &id, if_match).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

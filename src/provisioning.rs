@@ -1,0 +1,430 @@
+//! The provisioning lifecycle: what each IdP request does to the app's tables. Every
+//! operation is one transaction that first takes the org's membership lock, so the seat cap,
+//! the last-owner rule, externalId uniqueness and duplicate creations are decided on a
+//! consistent view, and a failure anywhere leaves nothing half-done.
+
+use chrono::NaiveDateTime;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::{json, Map, Value};
+
+use crate::db::repo::audit::{self, AuditAction};
+use crate::db::repo::users::{self, Member, OrgRole};
+use crate::error::ApiError;
+use crate::scim::patch::{apply_patch, PatchOperation};
+use crate::scim::user::{follow_changed_address, to_write, UserWrite};
+use crate::scim::{ScimError, ScimType};
+
+/// The authenticated org making the request.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub org_id: i32,
+    pub token_name: &'a str,
+    /// Seat cap of the org's licence, if it has one.
+    pub seats: Option<u32>,
+}
+
+/// How a replacement document is obtained.
+pub enum Change {
+    /// PUT: the whole writable document.
+    Replace(Map<String, Value>),
+    /// PATCH: operations applied to the current document.
+    Patch(Vec<PatchOperation>),
+}
+
+/// Outcome of a POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// A membership was created (new user, or an app user adopted) or a DELETEd one restored.
+    New,
+    /// A visible but inactive membership was reactivated.
+    Reactivated,
+}
+
+/// POST /Users.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    doc: Map<String, Value>,
+) -> Result<(Member, Created), ApiError> {
+    let write = to_write(&doc)?;
+    conn.transaction(async |conn| {
+        users::lock_org_memberships(conn, caller.org_id).await?;
+        let now = now();
+        let user_id = find_or_create_user(conn, caller, &write, now).await?;
+        let wants_active = write.active.unwrap_or(true);
+        let existing = users::find(conn, caller.org_id, &user_id).await?;
+        if let Some(member) = &existing {
+            if member.record.active && !member.hidden {
+                return Err(ScimError::conflict(
+                    "A member with this userName already exists in this organization.",
+                )
+                .into());
+            }
+        }
+        ensure_external_id_free(conn, caller, &write, &user_id).await?;
+        if wants_active {
+            ensure_seat_available(conn, caller, &user_id).await?;
+        }
+        let outcome = match &existing {
+            None => {
+                users::insert_membership(
+                    conn,
+                    caller.org_id,
+                    &user_id,
+                    write.external_id.as_deref(),
+                    now,
+                )
+                .await?;
+                if !wants_active {
+                    users::update_membership(
+                        conn,
+                        caller.org_id,
+                        &user_id,
+                        false,
+                        write.external_id.as_deref(),
+                    )
+                    .await?;
+                }
+                record(
+                    conn,
+                    caller,
+                    AuditAction::MemberAdded,
+                    &user_id,
+                    json!({}),
+                    now,
+                )
+                .await?;
+                Created::New
+            }
+            Some(member) => {
+                users::update_membership(
+                    conn,
+                    caller.org_id,
+                    &user_id,
+                    wants_active,
+                    write.external_id.as_deref(),
+                )
+                .await?;
+                if wants_active {
+                    record(
+                        conn,
+                        caller,
+                        AuditAction::MemberReactivated,
+                        &user_id,
+                        json!({}),
+                        now,
+                    )
+                    .await?;
+                }
+                if member.hidden {
+                    Created::New
+                } else {
+                    Created::Reactivated
+                }
+            }
+        };
+        users::save_profile(conn, caller.org_id, &user_id, &write.attributes, None, now).await?;
+        let member = reload(conn, caller, &user_id).await?;
+        Ok((member, outcome))
+    })
+    .await
+}
+
+/// The app user with this e-mail (adopted as is), or a new one.
+async fn find_or_create_user(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    write: &UserWrite,
+    now: NaiveDateTime,
+) -> Result<String, ApiError> {
+    for _ in 0..2 {
+        if let Some((id, stored_email)) = users::find_user_by_email(conn, &write.email).await? {
+            let shared = users::count_active_elsewhere(conn, caller.org_id, &id).await? > 0;
+            if !shared {
+                // An app user who signed up before SCIM: the IdP's profile becomes theirs, and
+                // their address is stored lower-cased like every SCIM userName.
+                let email = (stored_email != write.email).then_some(write.email.as_str());
+                users::update_user(conn, &id, email, write.display_name.as_deref(), now).await?;
+            }
+            return Ok(id);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        if users::insert_user(conn, &id, &write.email, write.display_name.as_deref(), now).await? {
+            return Ok(id);
+        }
+        // Another org's request created the same e-mail meanwhile: adopt that user.
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "user creation lost a race twice"
+    )))
+}
+
+/// PUT and PATCH /Users/{id}.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+    change: Change,
+    if_match: Option<&str>,
+) -> Result<Member, ApiError> {
+    conn.transaction(async |conn| {
+        users::lock_org_memberships(conn, caller.org_id).await?;
+        let member = visible_for_update(conn, caller, user_id).await?;
+        check_precondition(&member, if_match)?;
+        let mut doc = match change {
+            Change::Replace(doc) => doc,
+            Change::Patch(operations) => {
+                let mut doc = member.record.document();
+                apply_patch(&mut doc, &operations, user_id)?;
+                doc
+            }
+        };
+        follow_changed_address(&mut doc, member.record.email.as_deref());
+        let write = to_write(&doc)?;
+        let now = now();
+        let record = &member.record;
+
+        let shared = users::count_active_elsewhere(conn, caller.org_id, user_id).await? > 0;
+        let new_email = (record.email.as_deref() != Some(write.email.as_str())).then_some(write.email.as_str());
+        if let Some(email) = new_email {
+            if shared {
+                return Err(ScimError::bad_request(
+                    ScimType::Mutability,
+                    "userName cannot change: this user is also an active member of another organization, which shares the account.",
+                )
+                .into());
+            }
+            if users::email_taken(conn, email, user_id).await? {
+                return Err(ScimError::conflict("Another user already has this userName.").into());
+            }
+        }
+        if write.external_id != record.external_id {
+            ensure_external_id_free(conn, caller, &write, user_id).await?;
+        }
+        // The shared "User" row keeps its name while other orgs use it; this org still gets
+        // back what its IdP sent (stored attributes).
+        let new_name = write
+            .display_name
+            .as_deref()
+            .filter(|name| !shared && record.name.as_deref() != Some(*name));
+        let attributes_changed = write.attributes != record.attributes;
+        let profile_changed = attributes_changed
+            || new_email.is_some()
+            || new_name.is_some()
+            || write.external_id != record.external_id;
+
+        let active = write.active.unwrap_or(record.active);
+        match (record.active, active) {
+            (true, false) => deprovision(conn, caller, &member, AuditAction::MemberDeactivated, now).await?,
+            (false, true) => {
+                ensure_seat_available(conn, caller, user_id).await?;
+                record_action(conn, caller, AuditAction::MemberReactivated, user_id, now).await?;
+            }
+            _ => {}
+        }
+        if profile_changed || active != record.active {
+            users::update_user(conn, user_id, new_email, new_name, now).await?;
+            users::update_membership(conn, caller.org_id, user_id, active, write.external_id.as_deref())
+                .await?;
+            users::save_profile(conn, caller.org_id, user_id, &write.attributes, None, now).await?;
+        }
+        if profile_changed {
+            record_action(conn, caller, AuditAction::UserUpdated, user_id, now).await?;
+        }
+        reload(conn, caller, user_id).await
+    })
+    .await
+}
+
+/// DELETE /Users/{id}: deprovision, then hide the membership from SCIM. The row stays so that
+/// a later POST of the same user reactivates it with the same id.
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ApiError> {
+    conn.transaction(async |conn| {
+        users::lock_org_memberships(conn, caller.org_id).await?;
+        let member = visible_for_update(conn, caller, user_id).await?;
+        check_precondition(&member, if_match)?;
+        let now = now();
+        if member.record.active {
+            deprovision(conn, caller, &member, AuditAction::MemberRemoved, now).await?;
+        } else {
+            record_action(conn, caller, AuditAction::MemberRemoved, user_id, now).await?;
+        }
+        users::save_profile(
+            conn,
+            caller.org_id,
+            user_id,
+            &member.record.attributes,
+            Some(now),
+            now,
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Locks a person out: membership inactive, every session ended, API keys of this org and all
+/// OAuth grants deleted, and an audit row, in the caller's transaction.
+async fn deprovision(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    member: &Member,
+    action: AuditAction,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let user_id = &member.record.id;
+    if member.role == OrgRole::Owner
+        && users::count_other_active_owners(conn, caller.org_id, user_id).await? == 0
+    {
+        return Err(ScimError::forbidden(
+            "The last active owner of an organization cannot be deprovisioned; make another member an owner first.",
+        )
+        .into());
+    }
+    users::update_membership(
+        conn,
+        caller.org_id,
+        user_id,
+        false,
+        member.record.external_id.as_deref(),
+    )
+    .await?;
+    let revoked = users::revoke_access(conn, caller.org_id, user_id, now).await?;
+    record(
+        conn,
+        caller,
+        action,
+        user_id,
+        json!({ "revoked": revoked }),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn ensure_seat_available(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    let Some(seats) = caller.seats else {
+        return Ok(());
+    };
+    let others = users::count_other_active(conn, caller.org_id, user_id).await?;
+    if others + 1 > i64::from(seats) {
+        return Err(ScimError::bad_request(
+            ScimType::TooMany,
+            format!("The licence allows {seats} active members and they are all in use."),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+async fn ensure_external_id_free(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    write: &UserWrite,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    if let Some(external_id) = &write.external_id {
+        if users::external_id_taken(conn, caller.org_id, external_id, user_id).await? {
+            return Err(ScimError::conflict(
+                "externalId is already used by another member of this organization.",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+async fn visible_for_update(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+) -> Result<Member, ApiError> {
+    match users::find_for_update(conn, caller.org_id, user_id).await? {
+        Some(member) if !member.hidden => Ok(member),
+        _ => Err(not_found()),
+    }
+}
+
+async fn reload(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+) -> Result<Member, ApiError> {
+    users::find(conn, caller.org_id, user_id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+pub fn not_found() -> ApiError {
+    ScimError::not_found("User not found.").into()
+}
+
+/// `If-Match` (RFC 7232 §3.1, weak comparison): `*` or one of the listed tags.
+fn check_precondition(member: &Member, if_match: Option<&str>) -> Result<(), ApiError> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
+    let current = member.record.etag();
+    let matches = header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || weak_eq(tag, &current));
+    if matches {
+        Ok(())
+    } else {
+        Err(ScimError::new(
+            412,
+            None,
+            "The resource changed since it was read (If-Match).",
+        )
+        .into())
+    }
+}
+
+/// Weak entity-tag comparison: `W/` prefixes are ignored.
+pub fn weak_eq(a: &str, b: &str) -> bool {
+    a.trim_start_matches("W/") == b.trim_start_matches("W/")
+}
+
+async fn record_action(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    action: AuditAction,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    record(conn, caller, action, user_id, json!({}), now).await
+}
+
+async fn record(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    action: AuditAction,
+    user_id: &str,
+    mut metadata: Value,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    if let Some(fields) = metadata.as_object_mut() {
+        fields.insert("source".into(), json!("scim"));
+        fields.insert("tokenName".into(), json!(caller.token_name));
+    }
+    audit::record(conn, caller.org_id, action, user_id, metadata, now).await?;
+    Ok(())
+}
+
+fn now() -> NaiveDateTime {
+    // TIMESTAMP(3) columns: keep millisecond precision so values read back compare equal.
+    let now = chrono::Utc::now().naive_utc();
+    now - chrono::TimeDelta::nanoseconds(i64::from(
+        now.and_utc().timestamp_subsec_nanos() % 1_000_000,
+    ))
+}

@@ -1,0 +1,957 @@
+//! PATCH requests on User documents (RFC 7644 §3.5.2), as Okta and Microsoft Entra send them.
+//! Pure: it imports neither actix nor diesel. Documents are those of [`crate::scim::resource`];
+//! every value goes through [`resource::normalize_value`], so a patched document stays
+//! canonical.
+//!
+//! Accepted beyond the strict RFC text, because real IdPs send it:
+//! * `op` in any case (`Replace`), `Operations` in any case, `schemas` optional, a blank
+//!   `path` meaning no path.
+//! * `add`/`replace` without path whose value keys are paths: `name.givenName`,
+//!   `urn:...:enterprise:2.0:User:employeeNumber`, `emails[type eq "work"].value`, or a
+//!   schema URN holding an object (Entra's aadOptscim062020 flag).
+//! * A value path that matches nothing on `add`/`replace` appends a new value built from the
+//!   filter's `and`-joined `eq` comparisons (Entra: `emails[type eq "work"].value`).
+//! * `"False"`/`"True"` for booleans, a bare id for `manager`, numbers for strings.
+//! * Paths to `meta`, `groups`, `schemas` and `password` are ignored, and replacing `id` with
+//!   its own value is a no-op.
+//! * A path that is a whole schema URN: `add`/`replace` apply its object's attributes;
+//!   `remove` of the enterprise URN removes the whole extension.
+//! * `remove` of a multi-valued attribute with a `value` removes only the values matching it.
+
+use serde_json::{Map, Value};
+
+use crate::scim::error::{ScimError, ScimType};
+use crate::scim::filter::{parse_path, AttrPath, CompValue, CompareOp, Filter, PatchPath};
+use crate::scim::resource::{
+    self, check_one_primary, is_nothing, is_primary, known_schema, matches_filter,
+};
+use crate::scim::schema::{self, AttributeDef, Kind, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+
+pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// More operations in one request are rejected.
+pub const MAX_OPERATIONS: usize = 1000;
+/// Core attributes that IdPs send in PATCH and the service ignores: they are read-only or not
+/// stored through this resource.
+const IGNORED: &[&str] = &["meta", "groups", "schemas", "password"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Add,
+    Remove,
+    Replace,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchOperation {
+    pub op: OpKind,
+    pub path: Option<PatchPath>,
+    pub value: Option<Value>,
+}
+
+fn syntax(detail: impl Into<String>) -> ScimError {
+    ScimError::bad_request(ScimType::InvalidSyntax, detail)
+}
+
+fn invalid_value(detail: impl Into<String>) -> ScimError {
+    ScimError::bad_request(ScimType::InvalidValue, detail)
+}
+
+fn invalid_path(detail: impl Into<String>) -> ScimError {
+    ScimError::bad_request(ScimType::InvalidPath, detail)
+}
+
+const VALUE_REQUIRED: &str = "`add` and `replace` require a `value`.";
+
+/// Prefixes an error with the 1-based number of the operation that caused it.
+fn in_operation(index: usize) -> impl Fn(ScimError) -> ScimError {
+    move |mut e| {
+        e.detail = format!("Operation {}: {}", index + 1, e.detail);
+        e
+    }
+}
+
+/// The value under `key`, matched exactly first, then in any case.
+fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).or_else(|| {
+        let found = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key));
+        found.map(|(_, v)| v)
+    })
+}
+
+/// Parses a PatchOp request body (liberal: `op` in any case, "Operations"/"operations" key,
+/// `schemas` optional but if present must contain [`PATCH_OP_SCHEMA`]). At least one
+/// operation, at most [`MAX_OPERATIONS`]. Errors are 400 `invalidSyntax`, or `invalidPath`
+/// for a bad `path`.
+pub fn parse_patch(body: &Value) -> Result<Vec<PatchOperation>, ScimError> {
+    let Value::Object(body) = body else {
+        return Err(syntax("The request body must be a JSON object."));
+    };
+    let is_patch_op = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
+    };
+    match get_ci(body, "schemas") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(schemas)) if schemas.iter().any(is_patch_op) => {}
+        Some(schema) if is_patch_op(schema) => {}
+        Some(_) => {
+            return Err(syntax(format!(
+                "`schemas` must contain \"{PATCH_OP_SCHEMA}\"."
+            )));
+        }
+    }
+    let Some(Value::Array(ops)) = get_ci(body, "Operations") else {
+        return Err(syntax("The body must have an `Operations` array."));
+    };
+    if ops.is_empty() {
+        return Err(syntax("`Operations` must contain at least one operation."));
+    }
+    if ops.len() > MAX_OPERATIONS {
+        let detail = format!("`Operations` may contain at most {MAX_OPERATIONS} operations.");
+        return Err(syntax(detail));
+    }
+    let parsed = ops.iter().enumerate();
+    parsed
+        .map(|(i, op)| parse_operation(op).map_err(in_operation(i)))
+        .collect()
+}
+
+fn parse_operation(op: &Value) -> Result<PatchOperation, ScimError> {
+    let Value::Object(op) = op else {
+        return Err(syntax("An operation must be a JSON object."));
+    };
+    let kind = match get_ci(op, "op").and_then(Value::as_str).map(str::trim) {
+        Some(s) if s.eq_ignore_ascii_case("add") => OpKind::Add,
+        Some(s) if s.eq_ignore_ascii_case("remove") => OpKind::Remove,
+        Some(s) if s.eq_ignore_ascii_case("replace") => OpKind::Replace,
+        _ => {
+            let detail = "`op` must be \"add\", \"remove\" or \"replace\".";
+            return Err(syntax(detail));
+        }
+    };
+    let path = match get_ci(op, "path") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(parse_path(s)?),
+        Some(_) => return Err(invalid_path("`path` must be a string.")),
+    };
+    let value = get_ci(op, "value").cloned();
+    Ok(PatchOperation {
+        op: kind,
+        path,
+        value,
+    })
+}
+
+/// Applies all operations to `doc` in order; `id` is the resource's id (replacing `id` with
+/// it is a no-op, with anything else `mutability`).
+///
+/// On error `doc` may be partially modified, so callers apply to a clone and discard it on
+/// error: all-or-nothing is the caller's job. Error details start with "Operation N: ".
+pub fn apply_patch(
+    doc: &mut Map<String, Value>,
+    ops: &[PatchOperation],
+    id: &str,
+) -> Result<(), ScimError> {
+    for (i, op) in ops.iter().enumerate() {
+        apply_operation(doc, op, id).map_err(in_operation(i))?;
+        if doc.get(ENTERPRISE_USER_SCHEMA).is_some_and(is_nothing) {
+            doc.remove(ENTERPRISE_USER_SCHEMA);
+        }
+    }
+    Ok(())
+}
+
+fn apply_operation(
+    doc: &mut Map<String, Value>,
+    op: &PatchOperation,
+    id: &str,
+) -> Result<(), ScimError> {
+    let value = op.value.as_ref();
+    if op.op != OpKind::Remove && value.is_none() {
+        return Err(invalid_value(VALUE_REQUIRED));
+    }
+    let Some(path) = &op.path else {
+        if op.op == OpKind::Remove {
+            return Err(ScimError::bad_request(
+                ScimType::NoTarget,
+                "`remove` requires a `path`.",
+            ));
+        }
+        let Some(Value::Object(map)) = value else {
+            let detail = "Without a `path`, `value` must be a JSON object of attributes.";
+            return Err(invalid_value(detail));
+        };
+        for (key, value) in map {
+            match known_schema(key) {
+                Some(schema) => apply_schema_object(doc, op.op, schema, Some(value), id)?,
+                None => apply_path(doc, op.op, &parse_path(key)?, Some(value), id)?,
+            }
+        }
+        return Ok(());
+    };
+    apply_path(doc, op.op, path, value, id)
+}
+
+/// What a path's attribute part names.
+enum Target {
+    Ignored,
+    ReadOnly(&'static AttributeDef),
+    Attr {
+        schema: &'static str,
+        def: &'static AttributeDef,
+        sub: Option<&'static AttributeDef>,
+    },
+}
+
+/// Shortens a client-written path for an error detail.
+fn shown(attr: &AttrPath) -> String {
+    let text = attr.to_string();
+    match text.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}
+
+fn resolve_target(attr: &AttrPath) -> Result<Target, ScimError> {
+    let schema = match &attr.urn {
+        None => USER_SCHEMA,
+        Some(urn) => known_schema(urn)
+            .ok_or_else(|| invalid_path(format!("`{}` names an unknown schema.", shown(attr))))?,
+    };
+    if schema == USER_SCHEMA && IGNORED.iter().any(|n| n.eq_ignore_ascii_case(&attr.name)) {
+        return Ok(Target::Ignored);
+    }
+    let Some((_, def)) = schema::resolve(Some(schema), &attr.name) else {
+        return Err(invalid_path(format!(
+            "`{}` is not a User attribute.",
+            shown(attr)
+        )));
+    };
+    let sub = match &attr.sub_attr {
+        None => None,
+        Some(_) if def.kind != Kind::Complex => {
+            let detail = format!("`{}` has no sub-attributes.", def.name);
+            return Err(invalid_path(detail));
+        }
+        Some(sub) => Some(def.sub(sub).ok_or_else(|| {
+            invalid_path(format!(
+                "`{}` is not a sub-attribute of `{}`.",
+                shown(attr),
+                def.name
+            ))
+        })?),
+    };
+    if def.is_read_only() {
+        return Ok(Target::ReadOnly(def));
+    }
+    Ok(Target::Attr { schema, def, sub })
+}
+
+/// The attribute map of `schema` inside `doc`, created for the enterprise extension.
+fn container<'a>(doc: &'a mut Map<String, Value>, schema: &str) -> &'a mut Map<String, Value> {
+    if schema != ENTERPRISE_USER_SCHEMA {
+        return doc;
+    }
+    let slot = doc
+        .entry(ENTERPRISE_USER_SCHEMA)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    match slot {
+        Value::Object(map) => map,
+        _ => unreachable!("the extension slot was just made an object"),
+    }
+}
+
+/// `urn:...:enterprise:2.0:User` as a path: the parser reads it as attribute `User`.
+fn whole_schema(path: &PatchPath) -> Option<&'static str> {
+    match path {
+        PatchPath::Attr(AttrPath {
+            urn: Some(urn),
+            name,
+            sub_attr: None,
+        }) => known_schema(&format!("{urn}:{name}")),
+        _ => None,
+    }
+}
+
+fn apply_schema_object(
+    doc: &mut Map<String, Value>,
+    kind: OpKind,
+    schema: &'static str,
+    value: Option<&Value>,
+    id: &str,
+) -> Result<(), ScimError> {
+    match (kind, value) {
+        (OpKind::Remove, _) if schema == ENTERPRISE_USER_SCHEMA => {
+            doc.remove(ENTERPRISE_USER_SCHEMA);
+            Ok(())
+        }
+        (OpKind::Remove, _) => Err(invalid_path(format!(
+            "`{schema}` names the whole core schema, which cannot be removed."
+        ))),
+        (_, Some(Value::Object(map))) => {
+            for (key, value) in map {
+                let path = parse_path(&format!("{schema}:{key}"))?;
+                apply_path(doc, kind, &path, Some(value), id)?;
+            }
+            Ok(())
+        }
+        (_, Some(value)) if is_nothing(value) => Ok(()),
+        _ => Err(invalid_value(format!(
+            "The value for `{schema}` must be a JSON object of attributes."
+        ))),
+    }
+}
+
+fn apply_path(
+    doc: &mut Map<String, Value>,
+    kind: OpKind,
+    path: &PatchPath,
+    value: Option<&Value>,
+    id: &str,
+) -> Result<(), ScimError> {
+    if let Some(schema) = whole_schema(path) {
+        return apply_schema_object(doc, kind, schema, value, id);
+    }
+    let (attr, filter) = match path {
+        PatchPath::Attr(attr) => (attr, None),
+        PatchPath::Value {
+            attr,
+            filter,
+            sub_attr,
+        } => (attr, Some((filter, sub_attr.as_deref()))),
+    };
+    let (schema, def, sub) = match resolve_target(attr)? {
+        Target::Ignored => return Ok(()),
+        Target::ReadOnly(def) if filter.is_some() => return Err(not_multi(def)),
+        Target::ReadOnly(def) => return check_read_only(def, kind, value, id),
+        Target::Attr { schema, def, sub } => (schema, def, sub),
+    };
+    let doc = container(doc, schema);
+    let result = match filter {
+        Some((filter, sub)) => apply_value_path(doc, kind, def, filter, sub, value),
+        None => match sub {
+            Some(sub) => apply_sub(doc, kind, def, sub, value),
+            None => apply_attr(doc, kind, def, value),
+        },
+    };
+    if doc.get(def.name).is_some_and(is_nothing) {
+        doc.remove(def.name);
+    }
+    result
+}
+
+fn not_multi(def: &AttributeDef) -> ScimError {
+    invalid_path(format!(
+        "`{}` is single-valued; a filter `[...]` applies only to multi-valued attributes.",
+        def.name
+    ))
+}
+
+/// `id` may be "replaced" with its own value (Okta and Entra echo it), nothing else.
+fn check_read_only(
+    def: &AttributeDef,
+    kind: OpKind,
+    value: Option<&Value>,
+    id: &str,
+) -> Result<(), ScimError> {
+    let unchanged = match (kind, value) {
+        (OpKind::Remove, _) | (_, None) => false,
+        (_, Some(value)) => {
+            resource::normalize_value(def, value)?
+                .as_ref()
+                .and_then(Value::as_str)
+                == Some(id)
+        }
+    };
+    if unchanged {
+        return Ok(());
+    }
+    let detail = format!("`{}` is read-only and cannot be changed.", def.name);
+    Err(ScimError::bad_request(ScimType::Mutability, detail))
+}
+
+fn required_value(value: Option<&Value>) -> Result<&Value, ScimError> {
+    value.ok_or_else(|| invalid_value(VALUE_REQUIRED))
+}
+
+fn cannot_remove(def: &AttributeDef) -> ScimError {
+    let detail = format!(
+        "`{}` is required and cannot be removed or emptied.",
+        def.name
+    );
+    invalid_value(detail)
+}
+
+/// A path naming a whole attribute: `active`, `emails`, `name`, `urn:...:manager`.
+fn apply_attr(
+    doc: &mut Map<String, Value>,
+    kind: OpKind,
+    def: &'static AttributeDef,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    if kind == OpKind::Remove {
+        if def.required {
+            return Err(cannot_remove(def));
+        }
+        match (value.filter(|v| !is_nothing(v)), doc.get_mut(def.name)) {
+            (Some(value), Some(Value::Array(items))) if def.multi_valued => {
+                remove_listed(items, def, value)?
+            }
+            _ => {
+                doc.remove(def.name);
+            }
+        }
+        return Ok(());
+    }
+    let value = required_value(value)?;
+    if def.kind == Kind::Complex && !def.multi_valued && !is_nothing(value) {
+        let slot = doc
+            .entry(def.name)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(object) = slot {
+            merge_into(object, def, value, def.name)?;
+        }
+        return Ok(());
+    }
+    match resource::normalize_value(def, value)? {
+        None if def.required => Err(cannot_remove(def)),
+        None if kind == OpKind::Add && def.multi_valued => Ok(()),
+        None => {
+            doc.remove(def.name);
+            Ok(())
+        }
+        Some(Value::Array(new)) if kind == OpKind::Add => {
+            let mut items = take_items(doc, def);
+            let mut touched = Vec::with_capacity(new.len());
+            for item in new {
+                match items.iter().position(|existing| *existing == item) {
+                    Some(i) => touched.push(i),
+                    None => {
+                        items.push(item);
+                        touched.push(items.len() - 1);
+                    }
+                }
+            }
+            let result = settle_primary(&mut items, &touched, def.name);
+            doc.insert(def.name.to_string(), Value::Array(items));
+            result
+        }
+        Some(value) => {
+            doc.insert(def.name.to_string(), value);
+            Ok(())
+        }
+    }
+}
+
+/// A sub-attribute path without filter: `name.givenName`, or `emails.type` (every value).
+fn apply_sub(
+    doc: &mut Map<String, Value>,
+    kind: OpKind,
+    def: &'static AttributeDef,
+    sub: &'static AttributeDef,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    let label = format!("{}.{}", def.name, sub.name);
+    let new = match kind {
+        OpKind::Remove => None,
+        _ => resource::normalize_labeled(sub, required_value(value)?, &label)?,
+    };
+    if !def.multi_valued {
+        let slot = doc
+            .entry(def.name)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(object) = slot {
+            set_or_remove(object, sub, new);
+        }
+        return Ok(());
+    }
+    let mut items = take_items(doc, def);
+    if items.is_empty() {
+        items.extend(
+            new.clone()
+                .map(|v| Value::Object(Map::from_iter([(sub.name.into(), v)]))),
+        );
+    } else {
+        for item in &mut items {
+            if let Value::Object(object) = item {
+                set_or_remove(object, sub, new.clone());
+            }
+        }
+    }
+    let touched: Vec<usize> = (0..items.len()).collect();
+    let result = settle_primary(&mut items, &touched, def.name);
+    items.retain(|item| !is_nothing(item));
+    doc.insert(def.name.to_string(), Value::Array(items));
+    result
+}
+
+/// A value path: `emails[type eq "work"]` or `emails[type eq "work"].value`.
+fn apply_value_path(
+    doc: &mut Map<String, Value>,
+    kind: OpKind,
+    def: &'static AttributeDef,
+    filter: &Filter,
+    sub: Option<&str>,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    if !def.multi_valued {
+        return Err(not_multi(def));
+    }
+    check_filter(filter, def)?;
+    let sub = match sub {
+        None => None,
+        Some(name) => Some(def.sub(name).ok_or_else(|| {
+            invalid_path(format!(
+                "`{name}` is not a sub-attribute of `{}`.",
+                def.name
+            ))
+        })?),
+    };
+    let mut items = take_items(doc, def);
+    let result = edit_matching(&mut items, kind, def, filter, sub, value);
+    items.retain(|item| !is_nothing(item));
+    doc.insert(def.name.to_string(), Value::Array(items));
+    result
+}
+
+fn edit_matching(
+    items: &mut Vec<Value>,
+    kind: OpKind,
+    def: &'static AttributeDef,
+    filter: &Filter,
+    sub: Option<&'static AttributeDef>,
+    value: Option<&Value>,
+) -> Result<(), ScimError> {
+    let label = match sub {
+        Some(sub) => format!("{}.{}", def.name, sub.name),
+        None => def.name.to_string(),
+    };
+    let hits: Vec<usize> = (0..items.len())
+        .filter(|&i| matches_filter(filter, &items[i], def))
+        .collect();
+    // Remove, or replace with nothing: matching values (or their sub-attribute) go away.
+    let value = match kind {
+        OpKind::Remove => None,
+        _ => Some(required_value(value)?).filter(|v| !is_nothing(v)),
+    };
+    let Some(value) = value else {
+        for &i in &hits {
+            match (sub, &mut items[i]) {
+                (Some(sub), Value::Object(object)) => set_or_remove(object, sub, None),
+                _ => items[i] = Value::Null,
+            }
+        }
+        return Ok(());
+    };
+    let new_sub = match sub {
+        Some(sub) => resource::normalize_labeled(sub, value, &label)?,
+        None => None,
+    };
+    let touched = if hits.is_empty() {
+        // Entra adds `emails[type eq "work"].value` expecting a new work email.
+        items.push(Value::Object(from_filter(filter, def)?));
+        vec![items.len() - 1]
+    } else {
+        hits
+    };
+    for &i in &touched {
+        if let Value::Object(object) = &mut items[i] {
+            match sub {
+                Some(sub) => set_or_remove(object, sub, new_sub.clone()),
+                None => merge_into(object, def, value, &label)?,
+            }
+        }
+    }
+    settle_primary(items, &touched, def.name)
+}
+
+fn take_items(doc: &mut Map<String, Value>, def: &AttributeDef) -> Vec<Value> {
+    match doc.remove(def.name) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    }
+}
+
+fn set_or_remove(object: &mut Map<String, Value>, sub: &AttributeDef, value: Option<Value>) {
+    match value {
+        Some(value) => object.insert(sub.name.to_string(), value),
+        None => object.remove(sub.name),
+    };
+}
+
+/// Merges the sub-attributes of `value` into `object` (RFC 7644 §3.5.2.1 and .3: those not
+/// given are left unchanged); one given with no value is removed. A bare `manager` id and a
+/// one-element array are accepted.
+fn merge_into(
+    object: &mut Map<String, Value>,
+    def: &AttributeDef,
+    value: &Value,
+    label: &str,
+) -> Result<(), ScimError> {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let Some(sub) = def.sub(key).filter(|sub| !sub.is_read_only()) else {
+                    continue;
+                };
+                let sub_label = format!("{label}.{}", sub.name);
+                let value = resource::normalize_labeled(sub, value, &sub_label)?;
+                set_or_remove(object, sub, value);
+            }
+            Ok(())
+        }
+        Value::Array(items) if items.len() == 1 => merge_into(object, def, &items[0], label),
+        _ if def.multi_valued => Err(invalid_value(format!(
+            "The value for `{label}` must be a JSON object."
+        ))),
+        _ => match resource::normalize_labeled(def, value, label)? {
+            Some(value) => merge_into(object, def, &value, label),
+            None => Ok(()),
+        },
+    }
+}
+
+/// RFC 7644 §3.5.2: setting `primary` to true on a value makes every other value non-primary.
+/// `touched` are the values this operation set; two of them primary is `invalidValue`.
+fn settle_primary(items: &mut [Value], touched: &[usize], label: &str) -> Result<(), ScimError> {
+    let mut primary: Vec<usize> = touched
+        .iter()
+        .copied()
+        .filter(|&i| items.get(i).is_some_and(is_primary))
+        .collect();
+    primary.sort_unstable();
+    primary.dedup();
+    match primary.as_slice() {
+        [keep] => {
+            for (i, item) in items.iter_mut().enumerate() {
+                if let (true, Value::Object(object)) = (i != *keep && is_primary(item), item) {
+                    object.insert("primary".into(), Value::Bool(false));
+                }
+            }
+            Ok(())
+        }
+        _ => check_one_primary(items, label),
+    }
+}
+
+/// `remove` of `emails` with a `value`: removes the values whose given sub-attributes match.
+fn remove_listed(
+    items: &mut Vec<Value>,
+    def: &AttributeDef,
+    value: &Value,
+) -> Result<(), ScimError> {
+    let Some(Value::Array(listed)) = resource::normalize_value(def, value)? else {
+        return Ok(());
+    };
+    items.retain(|item| {
+        !listed.iter().any(|wanted| {
+            let Value::Object(wanted) = wanted else {
+                return false;
+            };
+            wanted.iter().all(|(key, expected)| {
+                let sub = def.sub(key);
+                let case_exact = sub.is_some_and(|sub| sub.case_exact);
+                same(item.get(key.as_str()), expected, case_exact)
+            })
+        })
+    });
+    Ok(())
+}
+
+fn same(actual: Option<&Value>, expected: &Value, case_exact: bool) -> bool {
+    match (actual, expected) {
+        (Some(Value::String(a)), Value::String(b)) if !case_exact => a.eq_ignore_ascii_case(b),
+        (Some(a), b) => a == b,
+        (None, _) => false,
+    }
+}
+
+/// Filter paths inside `[...]` must name sub-attributes of `def`.
+fn check_filter(filter: &Filter, def: &AttributeDef) -> Result<(), ScimError> {
+    let check = |path: &AttrPath| match def.sub(&path.name) {
+        Some(_) if path.urn.is_none() && path.sub_attr.is_none() => Ok(()),
+        _ => Err(invalid_path(format!(
+            "The filter names `{}`, which is not a sub-attribute of `{}`.",
+            shown(path),
+            def.name
+        ))),
+    };
+    match filter {
+        Filter::Compare { path, .. } | Filter::Present(path) => check(path),
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            check_filter(a, def)?;
+            check_filter(b, def)
+        }
+        Filter::Not(inner) => check_filter(inner, def),
+        Filter::ValuePath { .. } => Err(invalid_path("Value filters cannot be nested.")),
+    }
+}
+
+/// A new value built from a filter of `and`-joined `eq` comparisons, e.g. `{"type": "work"}`
+/// from `type eq "work"`; any other filter is 400 `noTarget`.
+fn from_filter(filter: &Filter, def: &AttributeDef) -> Result<Map<String, Value>, ScimError> {
+    fn collect(filter: &Filter, out: &mut Map<String, Value>) -> bool {
+        match filter {
+            Filter::And(a, b) => collect(a, out) && collect(b, out),
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value,
+            } => {
+                let value = match value {
+                    CompValue::Str(s) => Value::String(s.clone()),
+                    CompValue::Num(n) => Value::Number(n.clone()),
+                    CompValue::Bool(b) => Value::Bool(*b),
+                    CompValue::Null => return false,
+                };
+                out.insert(path.name.clone(), value);
+                true
+            }
+            _ => false,
+        }
+    }
+    let mut raw = Map::new();
+    let mut object = Map::new();
+    if collect(filter, &mut raw) {
+        merge_into(&mut object, def, &Value::Object(raw), def.name)?;
+    }
+    if object.is_empty() || !matches_filter(filter, &Value::Object(object.clone()), def) {
+        let detail = format!(
+            "No value of `{}` matches the filter, and none can be created from it \
+             (only `eq` comparisons joined by `and` can).",
+            def.name
+        );
+        return Err(ScimError::bad_request(ScimType::NoTarget, detail));
+    }
+    Ok(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "2819c223-7f76-453a-919d-413861904646";
+    const ENT: &str = ENTERPRISE_USER_SCHEMA;
+
+    /// The document every case starts from; `$ENT` stands for the enterprise URN.
+    const BASE: &str = r#"{"userName": "jane@example.com", "active": true, "displayName": "Jane Doe",
+        "name": {"givenName": "Jane", "familyName": "Doe"},
+        "emails": [{"value": "jane@example.com", "type": "work", "primary": true}],
+        "phoneNumbers": [{"value": "+1 555 0100", "type": "work"}, {"value": "+1 555 0199", "type": "fax"}],
+        "$ENT": {"department": "Eng"}}"#;
+
+    fn parse(text: &str) -> Value {
+        let text = text.replace("$ENT", ENT);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    fn run(operations: Value) -> Result<Value, ScimError> {
+        let ops = parse_patch(&json!({ "schemas": [PATCH_OP_SCHEMA], "Operations": operations }))?;
+        let Value::Object(mut doc) = parse(BASE) else {
+            unreachable!()
+        };
+        apply_patch(&mut doc, &ops, ID)?;
+        Ok(Value::Object(doc))
+    }
+
+    /// Blocks of three lines: what the case proves, the operations, and an object mapping
+    /// JSON pointers to the expected values (`null`: absent).
+    const CASES: &str = r#"
+okta deactivates with a no-path replace
+[{"op": "replace", "value": {"active": false}}]
+{"/active": false}
+
+entra sends booleans as strings
+[{"op": "Replace", "path": "active", "value": "False"}]
+{"/active": false}
+
+entra adds a work email when none exists: a new value is built from the filter
+[{"op": "remove", "path": "emails"}, {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "new@x.com"}]
+{"/emails": [{"type": "work", "value": "new@x.com"}]}
+
+a value path that matches sets the sub-attribute in place, matching case-insensitively
+[{"op": "Add", "path": "emails[type eq \"WORK\"].value", "value": "new@x.com"}]
+{"/emails": [{"value": "new@x.com", "type": "work", "primary": true}]}
+
+aadOptscim062020 no-path replace with dotted, URN-qualified and value-path keys
+[{"op": "Replace", "value": {"displayName": "JD", "name.givenName": "Janet", "$ENT:employeeNumber": 123, "urn:ietf:params:scim:schemas:core:2.0:User:userName": "janet@example.com", "emails[type eq \"work\"].value": "janet@example.com"}}]
+{"/displayName": "JD", "/name": {"givenName": "Janet", "familyName": "Doe"}, "/$ENT": {"department": "Eng", "employeeNumber": "123"}, "/userName": "janet@example.com", "/emails/0/value": "janet@example.com"}
+
+enterprise manager as a bare id string
+[{"op": "Add", "path": "$ENT:manager", "value": "mgr-1"}]
+{"/$ENT": {"department": "Eng", "manager": {"value": "mgr-1"}}}
+
+remove of a value path removes the matching values only
+[{"op": "Remove", "path": "phoneNumbers[type eq \"fax\"]"}]
+{"/phoneNumbers": [{"value": "+1 555 0100", "type": "work"}]}
+
+remove of a value path sub-attribute keeps the rest of the value
+[{"op": "remove", "path": "phoneNumbers[type eq \"fax\"].value"}]
+{"/phoneNumbers/1": {"type": "fax"}}
+
+remove of a value path that matches nothing is a no-op
+[{"op": "remove", "path": "phoneNumbers[type eq \"pager\"]"}]
+{"/phoneNumbers/1/type": "fax"}
+
+replace of name.familyName keeps givenName
+[{"op": "replace", "path": "name.familyName", "value": "Smith"}]
+{"/name": {"givenName": "Jane", "familyName": "Smith"}}
+
+removing the last sub-attributes removes the complex attribute
+[{"op": "remove", "path": "name.givenName"}, {"op": "remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName"}]
+{"/name": null}
+
+replace of a single-valued complex attribute merges sub-attributes; an empty one is removed
+[{"op": "replace", "path": "name", "value": {"middleName": "Q", "givenName": ""}}]
+{"/name": {"familyName": "Doe", "middleName": "Q"}}
+
+add to a multi-valued attribute skips exact duplicates, appends, and moves primary
+[{"op": "add", "path": "emails", "value": {"value": "jane@example.com", "type": "work", "primary": true}}, {"op": "add", "path": "emails", "value": [{"value": "j@home.net", "type": "home", "primary": "true"}]}]
+{"/emails": [{"value": "jane@example.com", "type": "work", "primary": false}, {"value": "j@home.net", "type": "home", "primary": true}]}
+
+replace of a multi-valued attribute replaces the whole array
+[{"op": "replace", "path": "phoneNumbers", "value": {"value": "1", "type": "mobile"}}]
+{"/phoneNumbers": [{"value": "1", "type": "mobile"}]}
+
+the enterprise URN as a no-path key holds an object of attributes
+[{"op": "add", "value": {"$ENT": {"costCenter": 7, "department": "Sales"}}}]
+{"/$ENT": {"department": "Sales", "costCenter": "7"}}
+
+removing the last enterprise attribute removes the extension object
+[{"op": "remove", "path": "$ENT:department"}]
+{"/$ENT": null}
+
+a whole-schema path: remove of the enterprise URN drops the extension
+[{"op": "remove", "path": "$ENT"}]
+{"/$ENT": null}
+
+id with its own value, meta, groups, schemas and password are ignored
+[{"op": "replace", "value": {"id": "2819c223-7f76-453a-919d-413861904646", "schemas": ["x"], "meta": {}}}, {"op": "replace", "path": "meta.lastModified", "value": "2024"}, {"op": "add", "path": "groups", "value": [{"value": "g1"}]}, {"op": "remove", "path": "groups[value eq \"g1\"]"}, {"op": "replace", "path": "password", "value": "hunter2"}]
+{"/id": null, "/meta": null, "/groups": null, "/password": null, "/active": true}
+
+empty values remove; removing an absent attribute is a no-op
+[{"op": "replace", "path": "displayName", "value": " "}, {"op": "remove", "path": "title"}, {"op": "replace", "value": {"nickName": null}}]
+{"/displayName": null, "/title": null, "/userName": "jane@example.com"}
+
+remove of a multi-valued attribute with a value removes the listed values
+[{"op": "remove", "path": "emails", "value": [{"value": "JANE@example.com"}]}]
+{"/emails": null}
+
+and-filters with booleans select the value to change
+[{"op": "replace", "path": "emails[type eq \"work\" and primary eq true].display", "value": "Work"}]
+{"/emails/0/display": "Work"}
+
+a sub-attribute of a multi-valued attribute without filter applies to every value
+[{"op": "replace", "path": "phoneNumbers.display", "value": "x"}]
+{"/phoneNumbers/0/display": "x", "/phoneNumbers/1/display": "x"}
+"#;
+
+    #[test]
+    fn idp_shapes_and_rfc_semantics() {
+        for case in CASES.trim().split("\n\n") {
+            let [what, ops, checks] = case.lines().collect::<Vec<_>>()[..] else {
+                panic!("bad case: {case}")
+            };
+            let doc = run(parse(ops)).unwrap_or_else(|e| panic!("{what}: {e:?}"));
+            let Value::Object(checks) = parse(checks) else {
+                panic!("{what}")
+            };
+            for (pointer, expected) in checks {
+                let actual = doc.pointer(&pointer).cloned().unwrap_or(Value::Null);
+                assert_eq!(actual, expected, "{what}: {pointer}");
+            }
+        }
+    }
+
+    #[test]
+    fn parse_is_liberal_about_case_schemas_and_blank_paths() {
+        let ops = parse_patch(&parse(
+            r#"{"operations": [{"OP": "ADD", "Path": "title", "Value": "CTO"},
+                {"op": " Remove ", "path": "nickName"}, {"op": "replace", "path": "", "value": {"title": "CEO"}}]}"#,
+        ))
+        .unwrap();
+        let kinds: Vec<OpKind> = ops.iter().map(|op| op.op).collect();
+        assert_eq!(kinds, [OpKind::Add, OpKind::Remove, OpKind::Replace]);
+        assert_eq!(ops[0].path, Some(PatchPath::Attr(AttrPath::new("title"))));
+        assert_eq!(ops[0].value, Some(json!("CTO")));
+        assert_eq!(ops[2].path, None);
+        let many = vec![json!({ "op": "remove", "path": "title" }); MAX_OPERATIONS];
+        let ops = parse_patch(&json!({ "Operations": many })).unwrap();
+        assert_eq!(ops.len(), MAX_OPERATIONS);
+    }
+
+    #[test]
+    fn malformed_requests_are_invalid_syntax() {
+        let too_many = vec![json!({ "op": "remove", "path": "title" }); MAX_OPERATIONS + 1];
+        let rows = r#"
+[]
+{"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
+{"Operations": []}
+{"Operations": {"op": "add"}}
+{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "Operations": [{"op": "remove", "path": "title"}]}
+{"Operations": [{"op": "move", "path": "title"}]}
+{"Operations": [{"path": "title"}]}
+{"Operations": ["remove"]}"#;
+        let rows = rows.trim().lines().map(parse);
+        for body in rows.chain([json!({ "Operations": too_many })]) {
+            let err = parse_patch(&body).expect_err(&body.to_string());
+            let expected = (400, Some(ScimType::InvalidSyntax));
+            assert_eq!((err.status, err.scim_type), expected, "{body}");
+        }
+    }
+
+    /// `scimType | operation`; each runs as the second operation of a request.
+    const ERRORS: &str = r#"
+noTarget | {"op": "remove"}
+noTarget | {"op": "add", "path": "emails[type eq \"a\" or type eq \"b\"].value", "value": "x"}
+invalidValue | {"op": "add", "path": "title"}
+invalidValue | {"op": "replace", "value": "CTO"}
+invalidValue | {"op": "remove", "path": "userName"}
+invalidValue | {"op": "replace", "path": "userName", "value": ""}
+invalidValue | {"op": "replace", "path": "active", "value": "maybe"}
+invalidValue | {"op": "replace", "path": "name", "value": 5}
+invalidValue | {"op": "add", "path": "emails", "value": [{"value": "a", "primary": true}, {"value": "b", "primary": true}]}
+invalidValue | {"op": "replace", "path": "phoneNumbers.primary", "value": true}
+mutability | {"op": "replace", "path": "id", "value": "other"}
+mutability | {"op": "replace", "value": {"id": "other"}}
+mutability | {"op": "remove", "path": "id"}
+invalidPath | {"op": "add", "path": "favouriteColour", "value": "blue"}
+invalidPath | {"op": "replace", "value": {"favouriteColour": "blue"}}
+invalidPath | {"op": "add", "path": "name.nickname", "value": "x"}
+invalidPath | {"op": "add", "path": "urn:example:custom:1.0:User:x", "value": "x"}
+invalidPath | {"op": "add", "value": {"urn:example:custom:1.0:User": {"x": "y"}}}
+invalidPath | {"op": "add", "path": "name[givenName eq \"x\"]", "value": "x"}
+invalidPath | {"op": "add", "path": "id[value eq \"x\"]", "value": "x"}
+invalidPath | {"op": "add", "path": "active.value", "value": true}
+invalidPath | {"op": "add", "path": "emails[foo eq \"x\"].value", "value": "x"}
+invalidPath | {"op": "add", "path": "emails[type eq \"work\"].foo", "value": "x"}
+invalidPath | {"op": "add", "path": "emails[type eq", "value": "x"}
+invalidPath | {"op": "add", "path": 7, "value": "x"}
+invalidPath | {"op": "remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User"}
+"#;
+
+    #[test]
+    fn errors_carry_the_rfc_scim_type_and_operation_number() {
+        for row in ERRORS.trim().lines() {
+            let (scim_type, op) = row.split_once(" | ").unwrap();
+            let err = run(json!([{ "op": "remove", "path": "title" }, parse(op)])).expect_err(op);
+            let actual = (err.status, serde_json::to_value(err.scim_type).unwrap());
+            assert_eq!(actual, (400, json!(scim_type)), "{op}: {}", err.detail);
+            assert!(
+                err.detail.starts_with("Operation 2: "),
+                "{op}: {}",
+                err.detail
+            );
+            assert!(
+                !err.detail.contains("hunter") && !err.detail.contains("blue"),
+                "{}",
+                err.detail
+            );
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Deprovisioning really locks a person out, atomically; owners and concurrency.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_scim_error, okta_user, TestApp};
+
+/// Gives `user` an API key in the test org and one in another org, and OAuth grants; gives
+/// a bystander the same. Returns the other org's id.
+async fn seed_credentials(app: &TestApp, user: &str) -> i32 {
+    let other_org = app.db.create_org("Elsewhere").await;
+    app.db
+        .run_sql(&format!(
+            "INSERT INTO \"User\" (id, email, \"updatedAt\") VALUES ('bystander', 'by@example.com', now());
+             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\") VALUES ({org}, 'bystander');
+             INSERT INTO \"ApiKey\" (name, hash, \"orgId\", \"createdById\") VALUES
+               ('k1', 'key-here', {org}, '{user}'),
+               ('k2', 'key-elsewhere', {other_org}, '{user}'),
+               ('k3', 'key-bystander', {org}, 'bystander');
+             INSERT INTO \"OAuthToken\" (hash, \"clientId\", \"userId\", \"expiresAt\") VALUES
+               ('ot-user', 'c', '{user}', now() + interval '1 day'),
+               ('ot-bystander', 'c', 'bystander', now() + interval '1 day');
+             INSERT INTO \"OAuthRefreshToken\" (hash, \"clientId\", \"userId\", \"expiresAt\") VALUES
+               ('rt-user', 'c', '{user}', now() + interval '1 day'),
+               ('rt-bystander', 'c', 'bystander', now() + interval '1 day');
+             INSERT INTO \"OAuthAuthorizationCode\" (\"codeHash\", \"clientId\", \"userId\", \"redirectUri\", \"codeChallenge\", \"expiresAt\") VALUES
+               ('ac-user', 'c', '{user}', 'https://x', 'ch', now() + interval '1 day'),
+               ('ac-bystander', 'c', 'bystander', 'https://x', 'ch', now() + interval '1 day');",
+            org = app.org_id
+        ))
+        .await;
+    other_org
+}
+
+async fn credentials_of(app: &TestApp, user: &str) -> [i64; 5] {
+    let org = app.org_id;
+    [
+        app.db.count(&format!("SELECT count(*) FROM \"ApiKey\" WHERE \"createdById\" = '{user}' AND \"orgId\" = {org}")).await,
+        app.db.count(&format!("SELECT count(*) FROM \"ApiKey\" WHERE \"createdById\" = '{user}' AND \"orgId\" <> {org}")).await,
+        app.db.count(&format!("SELECT count(*) FROM \"OAuthToken\" WHERE \"userId\" = '{user}'")).await,
+        app.db.count(&format!("SELECT count(*) FROM \"OAuthRefreshToken\" WHERE \"userId\" = '{user}'")).await,
+        app.db.count(&format!("SELECT count(*) FROM \"OAuthAuthorizationCode\" WHERE \"userId\" = '{user}'")).await,
+    ]
+}
+
+#[tokio::test]
+async fn deprovisioning_ends_sessions_and_revokes_keys_and_grants_of_that_user_only() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("jane@example.com", "00u1").await;
+    let id = user["id"].as_str().unwrap();
+    seed_credentials(&app, id).await;
+    assert_eq!(credentials_of(&app, id).await, [1, 1, 1, 1, 1]);
+
+    let response = app
+        .patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["active"], false);
+
+    assert!(!app.is_active(id).await);
+    assert_eq!(app.session_version(id).await, 1, "sessions not invalidated");
+    // This org's API keys and every OAuth grant are gone; the key of the other org stays.
+    assert_eq!(credentials_of(&app, id).await, [0, 1, 0, 0, 0]);
+    assert_eq!(credentials_of(&app, "bystander").await, [1, 0, 1, 1, 1]);
+    assert_eq!(app.session_version("bystander").await, 0);
+    assert_eq!(app.audit_count("org.member_deactivated", id).await, 1);
+    let revoked = app
+        .db
+        .text(&format!("SELECT metadata->'revoked'->>'apiKeys' FROM \"Audit\" WHERE action = 'org.member_deactivated' AND \"targetId\" = '{id}'"))
+        .await;
+    assert_eq!(revoked.as_deref(), Some("1"));
+
+    // Repeating the deprovision is a no-op that still succeeds.
+    let again = app
+        .patch_user(
+            id,
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        )
+        .await;
+    assert_eq!(again.status().as_u16(), 200);
+    assert_eq!(app.session_version(id).await, 1);
+    assert_eq!(app.audit_count("org.member_deactivated", id).await, 1);
+}
+
+#[tokio::test]
+async fn a_failure_in_the_middle_of_deprovisioning_leaves_everything_as_it_was() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("jane@example.com", "00u1").await;
+    let id = user["id"].as_str().unwrap();
+    seed_credentials(&app, id).await;
+    // Deleting refresh tokens comes after the membership, the session version, API keys and
+    // OAuth tokens have been changed: make it fail.
+    app.db
+        .run_sql(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'forced failure'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER refuse_refresh_delete BEFORE DELETE ON \"OAuthRefreshToken\" FOR EACH ROW EXECUTE FUNCTION refuse();",
+        )
+        .await;
+    let response = app
+        .patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    let body = assert_scim_error(response, 500).await;
+    assert!(
+        !body["detail"].as_str().unwrap().contains("forced"),
+        "internal detail leaked"
+    );
+    assert!(app.is_active(id).await);
+    assert_eq!(app.session_version(id).await, 0);
+    assert_eq!(credentials_of(&app, id).await, [1, 1, 1, 1, 1]);
+    assert_eq!(app.audit_count("org.member_deactivated", id).await, 0);
+}
+
+#[tokio::test]
+async fn the_last_active_owner_cannot_be_deprovisioned() {
+    let app = TestApp::spawn().await;
+    let owner = app.create_user("owner@example.com", "1").await;
+    let owner_id = owner["id"].as_str().unwrap();
+    app.db
+        .run_sql(&format!(
+            "UPDATE \"UserToOrg\" SET role = 'OWNER' WHERE \"userId\" = '{owner_id}'"
+        ))
+        .await;
+    for request in [
+        app.patch_user(
+            owner_id,
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .await,
+        app.request(reqwest::Method::DELETE, &format!("/Users/{owner_id}"))
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_scim_error(request, 403).await;
+    }
+    assert!(app.is_active(owner_id).await);
+    assert_eq!(app.session_version(owner_id).await, 0);
+
+    let second = app.create_user("second@example.com", "2").await;
+    let second_id = second["id"].as_str().unwrap();
+    app.db
+        .run_sql(&format!(
+            "UPDATE \"UserToOrg\" SET role = 'OWNER' WHERE \"userId\" = '{second_id}'"
+        ))
+        .await;
+    let response = app
+        .patch_user(
+            owner_id,
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let last = app
+        .patch_user(
+            second_id,
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .await;
+    assert_scim_error(last, 403).await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_identical_posts_create_exactly_one_user() {
+    let app = TestApp::spawn().await;
+    let body = okta_user("race@example.com", "00race", "Race", "Condition");
+    let requests = (0..50).map(|_| app.post_user(&body));
+    let statuses: Vec<u16> = futures_statuses(requests).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        49,
+        "{statuses:?}"
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
+    assert_eq!(app.db.count("SELECT count(*) FROM \"UserToOrg\"").await, 1);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM \"Audit\" WHERE action = 'org.member_added'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn fifty_concurrent_deactivations_and_reactivations_end_consistent_without_5xx() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("flip@example.com", "00flip").await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let requests = (0..50).map(|i| {
+        let active = i % 2 == 0;
+        app.patch_user(&id, json!([{"op": "replace", "value": {"active": active}}]))
+    });
+    let statuses = futures_statuses(requests).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let active = app.is_active(&id).await;
+    let body: Value = app
+        .get(&format!("/Users/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["active"], active);
+    // Every effective deactivation bumped the session version exactly once.
+    let deactivations = app.audit_count("org.member_deactivated", &id).await;
+    let reactivations = app.audit_count("org.member_reactivated", &id).await;
+    assert_eq!(app.session_version(&id).await, deactivations);
+    assert_eq!(deactivations - reactivations, if active { 0 } else { 1 });
+}
+
+/// Sends all requests at once and collects their statuses.
+async fn futures_statuses<F>(requests: impl Iterator<Item = F>) -> Vec<u16>
+where
+    F: std::future::Future<Output = reqwest::Response>,
+{
+    let responses = futures_util::future::join_all(requests).await;
+    responses.iter().map(|r| r.status().as_u16()).collect()
+}

@@ -1,0 +1,859 @@
+//! `/Users`: create, read, list, filter, replace, patch, delete, ETags, org isolation.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_scim_error, okta_user, Options, TestApp};
+
+#[tokio::test]
+async fn post_creates_a_user_and_an_active_membership() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post_user(&okta_user("Jane.Doe@Example.com", "00u1", "Jane", "Doe"))
+        .await;
+    assert_eq!(response.status().as_u16(), 201);
+    assert_eq!(response.headers()["content-type"], "application/scim+json");
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    let id = body["id"].as_str().unwrap();
+    assert_eq!(location, body["meta"]["location"]);
+    assert_eq!(location, format!("{}/Users/{id}", app.base));
+    assert_eq!(etag, body["meta"]["version"]);
+    assert_eq!(body["userName"], "jane.doe@example.com");
+    assert_eq!(body["externalId"], "00u1");
+    assert_eq!(body["active"], true);
+    assert_eq!(body["name"]["givenName"], "Jane");
+    assert_eq!(body["locale"], "en-US");
+    assert_eq!(
+        body["emails"],
+        json!([{"value": "jane.doe@example.com", "type": "work", "primary": true}])
+    );
+    assert!(body.get("password").is_none() && body.get("groups").is_none());
+
+    let db = &app.db;
+    assert_eq!(
+        db.text(&format!("SELECT email FROM \"User\" WHERE id = '{id}'"))
+            .await
+            .as_deref(),
+        Some("jane.doe@example.com")
+    );
+    assert_eq!(
+        db.text(&format!("SELECT name FROM \"User\" WHERE id = '{id}'"))
+            .await
+            .as_deref(),
+        Some("Jane Doe")
+    );
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(*) FROM \"UserToOrg\" WHERE \"userId\" = '{id}' AND \"orgId\" = {} AND role = 'MEMBER' AND \"isActive\" AND \"scimExternalId\" = '00u1'",
+            app.org_id
+        ))
+        .await,
+        1
+    );
+    assert_eq!(app.audit_count("org.member_added", id).await, 1);
+    // Nothing of the password reached the database.
+    assert_eq!(db.count("SELECT count(*) FROM scim_sidecar.user_profile WHERE attributes::text LIKE '%not-stored%'").await, 0);
+}
+
+#[tokio::test]
+async fn post_adopts_an_app_user_who_signed_up_before_scim() {
+    let app = TestApp::spawn().await;
+    app.db
+        .run_sql("INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('app-user-1', 'Sam@Example.com', 'Sam', now())")
+        .await;
+    let response = app
+        .post_user(&okta_user("sam@example.com", "00u2", "Samuel", "Smith"))
+        .await;
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], "app-user-1");
+    assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
+    assert_eq!(
+        app.db.text("SELECT email FROM \"User\"").await.as_deref(),
+        Some("sam@example.com")
+    );
+    assert!(app.is_active("app-user-1").await);
+}
+
+#[tokio::test]
+async fn post_of_an_active_member_answers_409_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    app.create_user("jane@example.com", "00u1").await;
+    let before = app.db.count("SELECT count(*) FROM \"Audit\"").await;
+    let again = app
+        .post_user(&okta_user("JANE@example.com", "00u9", "J", "D"))
+        .await;
+    let body = assert_scim_error(again, 409).await;
+    assert_eq!(body["scimType"], "uniqueness");
+    assert_eq!(
+        app.db
+            .text("SELECT \"scimExternalId\" FROM \"UserToOrg\"")
+            .await
+            .as_deref(),
+        Some("00u1")
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM \"Audit\"").await, before);
+}
+
+#[tokio::test]
+async fn post_reactivates_an_inactive_member_with_the_same_id() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("jane@example.com", "00u1").await;
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(
+        app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let response = app
+        .post_user(&okta_user("jane@example.com", "00u1-new", "Jane", "Doe"))
+        .await;
+    assert_eq!(
+        response.status().as_u16(),
+        200,
+        "visible inactive member: 200"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], id);
+    assert_eq!(body["active"], true);
+    assert_eq!(body["externalId"], "00u1-new");
+    assert!(app.is_active(id).await);
+    assert_eq!(app.audit_count("org.member_reactivated", id).await, 1);
+}
+
+#[tokio::test]
+async fn delete_hides_the_user_and_a_later_post_restores_it_with_the_same_id() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("jane@example.com", "00u1").await;
+    let id = user["id"].as_str().unwrap();
+    let deleted = app
+        .request(Method::DELETE, &format!("/Users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    assert!(!app.is_active(id).await);
+    assert_eq!(app.audit_count("org.member_removed", id).await, 1);
+    assert_eq!(
+        app.db.count("SELECT count(*) FROM \"UserToOrg\"").await,
+        1,
+        "the row stays"
+    );
+
+    assert_scim_error(app.get(&format!("/Users/{id}")).send().await.unwrap(), 404).await;
+    for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+        let response = app
+            .request(method.clone(), &format!("/Users/{id}"))
+            .json(&json!({"Operations": [{"op": "replace", "value": {"active": true}}], "userName": "jane@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        assert_scim_error(response, 404).await;
+    }
+    let list: Value = app
+        .get("/Users")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["totalResults"], 0);
+    assert!(!app.is_active(id).await, "a 404 changed nothing");
+
+    let restored = app
+        .post_user(&okta_user("jane@example.com", "00u1", "Jane", "Doe"))
+        .await;
+    assert_eq!(
+        restored.status().as_u16(),
+        201,
+        "a DELETEd user comes back as created"
+    );
+    let body: Value = restored.json().await.unwrap();
+    assert_eq!(body["id"], id);
+    assert!(app.is_active(id).await);
+    assert_eq!(
+        app.get(&format!("/Users/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn get_answers_404_for_unknown_ids() {
+    let app = TestApp::spawn().await;
+    for id in [
+        "nope",
+        "00000000-0000-0000-0000-000000000000",
+        "%27%20OR%201=1",
+    ] {
+        assert_scim_error(app.get(&format!("/Users/{id}")).send().await.unwrap(), 404).await;
+    }
+}
+
+#[tokio::test]
+async fn list_pages_are_deterministic_and_never_overlap() {
+    let app = TestApp::spawn().await;
+    for i in 0..5 {
+        app.create_user(&format!("user{i}@example.com"), &format!("ext{i}"))
+            .await;
+    }
+    let mut seen = Vec::new();
+    for start in [1, 3, 5] {
+        let page: Value = app
+            .get(&format!("/Users?startIndex={start}&count=2"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            page["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
+        );
+        assert_eq!(page["totalResults"], 5);
+        assert_eq!(page["startIndex"], start);
+        let resources = page["Resources"].as_array().unwrap();
+        assert_eq!(page["itemsPerPage"], resources.len());
+        seen.extend(
+            resources
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned()),
+        );
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "pages are ordered and disjoint");
+    assert_eq!(seen.len(), 5);
+
+    let counted: Value = app
+        .get("/Users?count=0")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            counted["totalResults"].clone(),
+            counted["Resources"].clone(),
+            counted["itemsPerPage"].clone()
+        ),
+        (json!(5), json!([]), json!(0))
+    );
+    let clamped: Value = app
+        .get("/Users?count=100000&startIndex=-3")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clamped["startIndex"], 1);
+    assert_eq!(clamped["itemsPerPage"], 5);
+    assert_scim_error(app.get("/Users?count=many").send().await.unwrap(), 400).await;
+}
+
+#[tokio::test]
+async fn list_filters_run_the_idp_lookups() {
+    let app = TestApp::spawn().await;
+    let jane = app.create_user("jane@example.com", "00u1").await;
+    app.create_user("john@example.com", "00u2").await;
+    let jane_id = jane["id"].as_str().unwrap();
+    let cases = [
+        "userName eq \"JANE@example.com\"".to_owned(),
+        "externalId eq \"00u1\"".to_owned(),
+        "emails[type eq \"work\"].value eq \"jane@example.com\"".to_owned(),
+        "emails.value eq \"jane@example.com\"".to_owned(),
+        format!("id eq \"{jane_id}\""),
+        "userName eq \"jane@example.com\" and externalId eq \"00u1\"".to_owned(),
+    ];
+    for filter in cases {
+        let page: Value = app
+            .get("/Users")
+            .query(&[("filter", &filter)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["totalResults"], 1, "{filter}");
+        assert_eq!(page["Resources"][0]["id"], jane_id, "{filter}");
+    }
+    for filter in [
+        "userName eq \"9a3f6c1e-1b2d-4e5f-8a9b-0c1d2e3f4a5b\"",
+        "externalId eq \"00u1\" and userName eq \"john@example.com\"",
+        "emails[type eq \"home\"].value eq \"jane@example.com\"",
+    ] {
+        let page: Value = app
+            .get("/Users")
+            .query(&[("filter", filter)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (page["totalResults"].clone(), page["Resources"].clone()),
+            (json!(0), json!([])),
+            "{filter}"
+        );
+    }
+    for filter in [
+        "displayName co \"Jane\"",
+        "userName eq",
+        "title pr",
+        "(userName eq \"x\"",
+    ] {
+        let body = assert_scim_error(
+            app.get("/Users")
+                .query(&[("filter", filter)])
+                .send()
+                .await
+                .unwrap(),
+            400,
+        )
+        .await;
+        assert_eq!(body["scimType"], "invalidFilter", "{filter}");
+    }
+}
+
+#[tokio::test]
+async fn put_replaces_writable_attributes_and_ignores_read_only_ones() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("jane@example.com", "00u1").await;
+    let id = user["id"].as_str().unwrap();
+    // Okta's profile update: GET, change, PUT everything back (id, meta, groups, empty strings).
+    let mut body: Value = app
+        .get(&format!("/Users/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["id"] = json!("someone-else");
+    body["name"]["familyName"] = json!("Smith");
+    body["displayName"] = json!("Jane Smith");
+    body["title"] = json!("");
+    body["groups"] = json!([]);
+    let response = app
+        .request(Method::PUT, &format!("/Users/{id}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["id"], id);
+    assert_eq!(updated["name"]["familyName"], "Smith");
+    assert_eq!(updated["displayName"], "Jane Smith");
+    assert!(updated.get("title").is_none());
+    assert_eq!(
+        app.db
+            .text(&format!("SELECT name FROM \"User\" WHERE id = '{id}'"))
+            .await
+            .as_deref(),
+        Some("Jane Smith")
+    );
+    assert_eq!(app.audit_count("user.updated", id).await, 1);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM \"User\" WHERE id = 'someone-else'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn put_with_active_false_deprovisions() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("jane@example.com", "00u1").await;
+    let id = user["id"].as_str().unwrap();
+    let mut body = user.clone();
+    body["active"] = json!(false);
+    let response = app
+        .request(Method::PUT, &format!("/Users/{id}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(!app.is_active(id).await);
+    assert_eq!(app.session_version(id).await, 1);
+    assert_eq!(app.audit_count("org.member_deactivated", id).await, 1);
+}
+
+#[tokio::test]
+async fn put_changing_user_name_to_a_taken_address_answers_409() {
+    let app = TestApp::spawn().await;
+    let jane = app.create_user("jane@example.com", "00u1").await;
+    app.create_user("john@example.com", "00u2").await;
+    let mut body = jane.clone();
+    body["userName"] = json!("John@Example.com");
+    body["emails"] = json!([{"value": "john@example.com", "primary": true}]);
+    let response = app
+        .request(
+            Method::PUT,
+            &format!("/Users/{}", jane["id"].as_str().unwrap()),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_scim_error(response, 409).await["scimType"],
+        "uniqueness"
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM \"User\" WHERE email = 'jane@example.com'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn etags_answer_304_and_412() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("jane@example.com", "00u1").await;
+    let id = user["id"].as_str().unwrap();
+    let response = app.get(&format!("/Users/{id}")).send().await.unwrap();
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let not_modified = app
+        .get(&format!("/Users/{id}"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status().as_u16(), 304);
+
+    let stale = "W/\"0000\"";
+    let refused = app
+        .request(Method::PATCH, &format!("/Users/{id}"))
+        .header("if-match", stale)
+        .json(&json!({"Operations": [{"op": "replace", "path": "title", "value": "CTO"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_scim_error(refused, 412).await;
+    let accepted = app
+        .request(Method::PATCH, &format!("/Users/{id}"))
+        .header("if-match", &etag)
+        .json(&json!({"Operations": [{"op": "replace", "path": "title", "value": "CTO"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status().as_u16(), 200);
+    let new_etag = accepted.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(new_etag, etag);
+    let changed = app
+        .get(&format!("/Users/{id}"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status().as_u16(), 200);
+    let delete_stale = app
+        .request(Method::DELETE, &format!("/Users/{id}"))
+        .header("if-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_scim_error(delete_stale, 412).await;
+    assert!(app.is_active(id).await);
+}
+
+#[tokio::test]
+async fn patch_shapes_of_okta_and_entra_work() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("jane@example.com", "00u1").await;
+    let id = user["id"].as_str().unwrap();
+
+    let entra_update = app
+        .patch_user(
+            id,
+            json!([{"op": "Replace", "value": {
+                "displayName": "Jane D.",
+                "name.givenName": "Janet",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "4711"
+            }}]),
+        )
+        .await;
+    assert_eq!(entra_update.status().as_u16(), 200);
+    let body: Value = entra_update.json().await.unwrap();
+    assert_eq!(body["displayName"], "Jane D.");
+    assert_eq!(body["name"]["givenName"], "Janet");
+    assert_eq!(
+        body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"],
+        "4711"
+    );
+    assert!(body["schemas"].as_array().unwrap().contains(&json!(
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    )));
+
+    let disable = app
+        .patch_user(
+            id,
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        )
+        .await;
+    assert_eq!(disable.status().as_u16(), 200);
+    assert!(!app.is_active(id).await);
+    let enable = app
+        .patch_user(
+            id,
+            json!([{"op": "Add", "path": "active", "value": "True"}]),
+        )
+        .await;
+    assert_eq!(enable.status().as_u16(), 200);
+    assert!(app.is_active(id).await);
+}
+
+#[tokio::test]
+async fn patch_errors_change_nothing_and_operations_are_atomic() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("jane@example.com", "00u1").await;
+    let id = user["id"].as_str().unwrap();
+    let before: Value = app
+        .get(&format!("/Users/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cases = [
+        (
+            json!([{"op": "replace", "path": "title", "value": "CTO"}, {"op": "replace", "path": "favouriteColour", "value": "red"}]),
+            "invalidPath",
+        ),
+        (
+            json!([{"op": "replace", "path": "active", "value": false}, {"op": "replace", "path": "id", "value": "other"}]),
+            "mutability",
+        ),
+        (json!([{"op": "remove"}]), "noTarget"),
+        (
+            json!([{"op": "replace", "path": "active", "value": "perhaps"}]),
+            "invalidValue",
+        ),
+    ];
+    for (operations, scim_type) in cases {
+        let body = assert_scim_error(app.patch_user(id, operations.clone()).await, 400).await;
+        assert_eq!(body["scimType"], scim_type, "{operations}");
+    }
+    let after: Value = app
+        .get(&format!("/Users/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    assert!(app.is_active(id).await);
+    assert_eq!(app.session_version(id).await, 0);
+}
+
+#[tokio::test]
+async fn malformed_bodies_answer_400_invalid_syntax() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .request(Method::POST, "/Users")
+        .header("content-type", "application/scim+json; charset=utf-8")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_scim_error(response, 400).await["scimType"],
+        "invalidSyntax"
+    );
+    let missing = app.post_user(&json!({"displayName": "No userName"})).await;
+    assert_eq!(
+        assert_scim_error(missing, 400).await["scimType"],
+        "invalidValue"
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 0);
+}
+
+#[tokio::test]
+async fn another_orgs_users_do_not_exist_for_this_token() {
+    let app = TestApp::spawn().await;
+    let other_org = app.db.create_org("Globex").await;
+    app.db
+        .run_sql(&format!(
+            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('b-user', 'bob@globex.com', 'Bob', now()); \
+             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\", \"scimExternalId\") VALUES ({other_org}, 'b-user', 'gx-1');"
+        ))
+        .await;
+    let snapshot = || async {
+        app.db
+            .text("SELECT row_to_json(t)::text FROM (SELECT u.name, u.email, u.\"sessionVersion\", m.\"isActive\", m.\"scimExternalId\" FROM \"User\" u JOIN \"UserToOrg\" m ON m.\"userId\" = u.id WHERE u.id = 'b-user') t")
+            .await
+    };
+    let before = snapshot().await;
+
+    assert_scim_error(app.get("/Users/b-user").send().await.unwrap(), 404).await;
+    for method in [Method::PUT, Method::PATCH, Method::DELETE] {
+        let response = app
+            .request(method, "/Users/b-user")
+            .json(&json!({"userName": "bob@globex.com", "active": false, "Operations": [{"op": "replace", "value": {"active": false}}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_scim_error(response, 404).await;
+    }
+    for filter in [
+        "userName eq \"bob@globex.com\"",
+        "externalId eq \"gx-1\"",
+        "id eq \"b-user\"",
+        "emails.value eq \"bob@globex.com\"",
+    ] {
+        let page: Value = app
+            .get("/Users")
+            .query(&[("filter", filter)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["totalResults"], 0, "{filter}");
+    }
+    let all: Value = app
+        .get("/Users")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["totalResults"], 0);
+    assert_eq!(snapshot().await, before, "org B's user changed");
+    assert_eq!(
+        app.db
+            .count(&format!(
+                "SELECT count(*) FROM \"Audit\" WHERE \"orgId\" = {other_org}"
+            ))
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
+    let app = TestApp::spawn().await;
+    let other_org = app.db.create_org("Globex").await;
+    app.db
+        .run_sql(&format!(
+            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('shared', 'pat@example.com', 'Pat (Globex)', now()); \
+             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\") VALUES ({other_org}, 'shared');"
+        ))
+        .await;
+    // Org A's IdP provisions the same person under another name: A sees its own values...
+    let created = app
+        .post_user(&okta_user("pat@example.com", "a-1", "Patricia", "Jones"))
+        .await;
+    assert_eq!(created.status().as_u16(), 201);
+    let body: Value = created.json().await.unwrap();
+    assert_eq!(body["id"], "shared");
+    assert_eq!(body["displayName"], "Patricia Jones");
+    // ...while the shared account keeps the name the other org knows.
+    assert_eq!(
+        app.db
+            .text("SELECT name FROM \"User\" WHERE id = 'shared'")
+            .await
+            .as_deref(),
+        Some("Pat (Globex)")
+    );
+
+    let renamed = app
+        .patch_user(
+            "shared",
+            json!([{"op": "replace", "path": "userName", "value": "patricia@example.com"}]),
+        )
+        .await;
+    assert_eq!(
+        assert_scim_error(renamed, 400).await["scimType"],
+        "mutability"
+    );
+    assert_eq!(
+        app.db
+            .text("SELECT email FROM \"User\" WHERE id = 'shared'")
+            .await
+            .as_deref(),
+        Some("pat@example.com")
+    );
+
+    // Once the other membership is gone, org A's IdP owns the account's profile.
+    app.db
+        .run_sql(&format!(
+            "UPDATE \"UserToOrg\" SET \"isActive\" = false WHERE \"orgId\" = {other_org}"
+        ))
+        .await;
+    let renamed = app
+        .patch_user(
+            "shared",
+            json!([{"op": "replace", "path": "displayName", "value": "Patricia J."}]),
+        )
+        .await;
+    assert_eq!(renamed.status().as_u16(), 200);
+    assert_eq!(
+        app.db
+            .text("SELECT name FROM \"User\" WHERE id = 'shared'")
+            .await
+            .as_deref(),
+        Some("Patricia J.")
+    );
+}
+
+#[tokio::test]
+async fn discovery_describes_users_truthfully() {
+    let app = TestApp::spawn().await;
+    let config: Value = app
+        .get("/ServiceProviderConfig")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["patch"]["supported"], true);
+    assert_eq!(config["filter"]["supported"], true);
+    assert_eq!(config["filter"]["maxResults"], 200);
+    assert_eq!(config["etag"]["supported"], true);
+    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(config["sort"]["supported"], false);
+
+    let types: Value = app
+        .get("/ResourceTypes")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(types["totalResults"], 1);
+    assert_eq!(types["Resources"][0]["endpoint"], "/Users");
+    let user_type: Value = app
+        .get("/ResourceTypes/User")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        user_type["schema"],
+        "urn:ietf:params:scim:schemas:core:2.0:User"
+    );
+    assert_scim_error(app.get("/ResourceTypes/Group").send().await.unwrap(), 404).await;
+
+    let schemas: Value = app
+        .get("/Schemas")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(schemas["totalResults"], 2);
+    let user_schema: Value = app
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = user_schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "userName",
+        "name",
+        "displayName",
+        "emails",
+        "active",
+        "externalId",
+        "title",
+        "phoneNumbers",
+    ] {
+        assert!(names.contains(&name), "{name} missing from /Schemas");
+    }
+    assert!(!names.contains(&"password") && !names.contains(&"groups"));
+    assert_scim_error(app.get("/Schemas/urn:nope").send().await.unwrap(), 404).await;
+    for path in ["/Schemas", "/ResourceTypes", "/Users/x"] {
+        assert_scim_error(
+            app.request(Method::POST, path)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+            405,
+        )
+        .await;
+    }
+    assert_scim_error(
+        app.request(Method::DELETE, "/Users").send().await.unwrap(),
+        405,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn users_survive_a_licence_without_seats_and_respect_one_with_seats() {
+    let app = TestApp::spawn_with(Options {
+        license: Some(scim_sidecar::license::LicenseClaims {
+            seats: Some(2),
+            ..crate::helpers::valid_claims()
+        }),
+        ..Default::default()
+    })
+    .await;
+    let first = app.create_user("a@example.com", "1").await;
+    app.create_user("b@example.com", "2").await;
+    let third = app
+        .post_user(&okta_user("c@example.com", "3", "C", "C"))
+        .await;
+    assert_eq!(assert_scim_error(third, 400).await["scimType"], "tooMany");
+    assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 2);
+    // Freeing a seat lets the next one in; taking it back is refused.
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(
+        app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        app.post_user(&okta_user("c@example.com", "3", "C", "C"))
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+    let back = app
+        .patch_user(id, json!([{"op": "replace", "value": {"active": true}}]))
+        .await;
+    assert_eq!(assert_scim_error(back, 400).await["scimType"], "tooMany");
+    assert!(!app.is_active(id).await);
+}
