@@ -602,7 +602,7 @@ async fn another_orgs_users_do_not_exist_for_this_token() {
         .await;
     let snapshot = || async {
         app.db
-            .text("SELECT row_to_json(t)::text FROM (SELECT u.name, u.email, u.\"sessionVersion\", m.\"isActive\", m.\"scimExternalId\" FROM \"User\" u JOIN \"UserToOrg\" m ON m.\"userId\" = u.id WHERE u.id = 'b-user') t")
+            .text(&format!("SELECT row_to_json(t)::text FROM (SELECT u.name, u.email, u.\"sessionVersion\", m.\"isActive\", m.\"scimExternalId\" FROM \"User\" u JOIN \"UserToOrg\" m ON m.\"userId\" = u.id WHERE u.id = 'b-user' AND m.\"orgId\" = {other_org}) t"))
             .await
     };
     let before = snapshot().await;
@@ -643,7 +643,28 @@ async fn another_orgs_users_do_not_exist_for_this_token() {
         .await
         .unwrap();
     assert_eq!(all["totalResults"], 0);
+    // B's user in a body: org A gets a membership of its own (as for any address it does not
+    // know), and B's account and membership stay as they were.
+    let adopted = app
+        .post_user(&okta_user("bob@globex.com", "a-bob", "Robert", "A"))
+        .await;
+    assert_eq!(adopted.status().as_u16(), 201);
     assert_eq!(snapshot().await, before, "org B's user changed");
+    // B's own token sees B's member and nothing of A's.
+    let b_token = app.db.create_token(other_org, "globex").await;
+    let b_list: Value = app
+        .client
+        .get(format!("{}/Users", app.base))
+        .bearer_auth(&b_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b_list["totalResults"], 1);
+    assert_eq!(b_list["Resources"][0]["externalId"], "gx-1");
+    assert_eq!(b_list["Resources"][0]["displayName"], "Bob");
     assert_eq!(
         app.db
             .count(&format!(
@@ -856,4 +877,52 @@ async fn users_survive_a_licence_without_seats_and_respect_one_with_seats() {
         .await;
     assert_eq!(assert_scim_error(back, 400).await["scimType"], "tooMany");
     assert!(!app.is_active(id).await);
+}
+
+#[tokio::test]
+async fn every_supported_filter_is_answered_by_an_index() {
+    use diesel_async::SimpleAsyncConnection;
+    use scim_sidecar::db::repo::users::explain_list;
+    use scim_sidecar::scim::{filter::parse_filter, query::user_filter};
+    let app = TestApp::spawn().await;
+    for i in 0..3 {
+        app.create_user(&format!("user{i}@example.com"), &format!("ext{i}"))
+            .await;
+    }
+    let mut conn = app.db.conn().await;
+    // With sequential scans priced out, the plan shows which index answers each predicate.
+    conn.batch_execute("SET enable_seqscan = off; ANALYZE")
+        .await
+        .unwrap();
+    let cases: [(&str, &[&str]); 5] = [
+        ("userName eq \"user1@example.com\"", &["User_email_key"]),
+        (
+            "externalId eq \"ext1\"",
+            &["UserToOrg_orgId_scimExternalId_idx"],
+        ),
+        (
+            "emails[type eq \"work\"].value eq \"user1@example.com\"",
+            &["User_email_key"],
+        ),
+        // An `or` across two tables walks the org's members on the membership key.
+        (
+            "emails.value eq \"user1@example.com\" or externalId eq \"ext2\"",
+            &["UserToOrg_pkey"],
+        ),
+        ("id eq \"x\"", &["User_pkey"]),
+    ];
+    for (filter, indexes) in cases {
+        let parsed = user_filter(&parse_filter(filter).unwrap()).unwrap();
+        let plan = explain_list(&mut conn, app.org_id, Some(&parsed))
+            .await
+            .unwrap()
+            .join("\n");
+        assert!(!plan.contains("Seq Scan"), "{filter}:\n{plan}");
+        for index in indexes {
+            assert!(
+                plan.contains(index),
+                "{filter} does not use {index}:\n{plan}"
+            );
+        }
+    }
 }
