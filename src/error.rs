@@ -62,6 +62,24 @@ fn database_error(error: &DieselError) -> ScimError {
         ),
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
         | DieselError::BrokenTransactionManager => ScimError::new(503, None, UNAVAILABLE_DETAIL),
+        // The driver reports these SQLSTATEs (40P01, 55P03, 57014) as `Unknown`; PostgreSQL's
+        // message is the only distinguishing mark it passes on.
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+            if info.message().starts_with("deadlock detected") =>
+        {
+            ScimError::new(
+                409,
+                None,
+                "A concurrent request changed the same resource; retry.",
+            )
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+            if info.message().contains("statement timeout")
+                || info.message().contains("lock timeout")
+                || info.message().starts_with("could not obtain lock") =>
+        {
+            ScimError::new(503, None, UNAVAILABLE_DETAIL)
+        }
         _ => ScimError::new(500, None, INTERNAL_DETAIL),
     }
 }

@@ -8,10 +8,11 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{json, Map, Value};
 
 use crate::db::repo::audit::{self, AuditAction};
-use crate::db::repo::users::{self, Member, OrgRole};
+use crate::db::repo::users::{self, Member, OrgRole, UserChanges};
 use crate::error::ApiError;
+use crate::license::SeatCap;
 use crate::scim::patch::{apply_patch, PatchOperation};
-use crate::scim::user::{follow_changed_address, to_write, UserWrite};
+use crate::scim::user::{etag_matches, follow_changed_address, to_write, UserWrite};
 use crate::scim::{ScimError, ScimType};
 
 /// The authenticated org making the request.
@@ -19,8 +20,8 @@ use crate::scim::{ScimError, ScimType};
 pub struct Caller<'a> {
     pub org_id: i32,
     pub token_name: &'a str,
-    /// Seat cap of the org's licence, if it has one.
-    pub seats: Option<u32>,
+    /// Seat cap of the licence that entitles the org, if it has one.
+    pub seats: Option<SeatCap>,
 }
 
 /// How a replacement document is obtained.
@@ -31,13 +32,15 @@ pub enum Change {
     Patch(Vec<PatchOperation>),
 }
 
-/// Outcome of a POST.
+/// What a POST did, which decides its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Created {
-    /// A membership was created (new user, or an app user adopted) or a DELETEd one restored.
-    New,
-    /// A visible but inactive membership was reactivated.
-    Reactivated,
+pub enum PostOutcome {
+    /// 201: a membership now exists that the IdP could not see before (new user, adopted app
+    /// user, or a DELETEd membership restored).
+    Created,
+    /// 200: a visible, inactive membership was updated (and reactivated unless the body said
+    /// `active: false`).
+    Updated,
 }
 
 /// POST /Users.
@@ -45,12 +48,16 @@ pub async fn create(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
     doc: Map<String, Value>,
-) -> Result<(Member, Created), ApiError> {
-    let write = to_write(&doc)?;
+) -> Result<(Member, PostOutcome), ApiError> {
+    let write = to_write(&doc, None)?;
+    let email = write
+        .email
+        .clone()
+        .ok_or_else(|| invalid_value("userName is required."))?;
     conn.transaction(async |conn| {
         users::lock_org_memberships(conn, caller.org_id).await?;
         let now = now();
-        let user_id = find_or_create_user(conn, caller, &write, now).await?;
+        let user_id = find_or_create_user(conn, caller, &email, &write, now).await?;
         let wants_active = write.active.unwrap_or(true);
         let existing = users::find(conn, caller.org_id, &user_id).await?;
         if let Some(member) = &existing {
@@ -65,27 +72,19 @@ pub async fn create(
         if wants_active {
             ensure_seat_available(conn, caller, &user_id).await?;
         }
+        let external_id = write.external_id.as_deref();
         let outcome = match &existing {
             None => {
                 users::insert_membership(
                     conn,
                     caller.org_id,
                     &user_id,
-                    write.external_id.as_deref(),
+                    wants_active,
+                    external_id,
                     now,
                 )
                 .await?;
-                if !wants_active {
-                    users::update_membership(
-                        conn,
-                        caller.org_id,
-                        &user_id,
-                        false,
-                        write.external_id.as_deref(),
-                    )
-                    .await?;
-                }
-                record(
+                audit_change(
                     conn,
                     caller,
                     AuditAction::MemberAdded,
@@ -94,32 +93,19 @@ pub async fn create(
                     now,
                 )
                 .await?;
-                Created::New
+                PostOutcome::Created
             }
             Some(member) => {
-                users::update_membership(
-                    conn,
-                    caller.org_id,
-                    &user_id,
-                    wants_active,
-                    write.external_id.as_deref(),
-                )
-                .await?;
-                if wants_active {
-                    record(
-                        conn,
-                        caller,
-                        AuditAction::MemberReactivated,
-                        &user_id,
-                        json!({}),
-                        now,
-                    )
+                users::update_membership(conn, caller.org_id, &user_id, wants_active, external_id)
                     .await?;
+                if wants_active {
+                    let action = AuditAction::MemberReactivated;
+                    audit_change(conn, caller, action, &user_id, json!({}), now).await?;
                 }
                 if member.hidden {
-                    Created::New
+                    PostOutcome::Created
                 } else {
-                    Created::Reactivated
+                    PostOutcome::Updated
                 }
             }
         };
@@ -134,29 +120,37 @@ pub async fn create(
 async fn find_or_create_user(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
+    email: &str,
     write: &UserWrite,
     now: NaiveDateTime,
 ) -> Result<String, ApiError> {
     for _ in 0..2 {
-        if let Some((id, stored_email)) = users::find_user_by_email(conn, &write.email).await? {
-            let shared = users::count_active_elsewhere(conn, caller.org_id, &id).await? > 0;
-            if !shared {
-                // An app user who signed up before SCIM: the IdP's profile becomes theirs, and
-                // their address is stored lower-cased like every SCIM userName.
-                let email = (stored_email != write.email).then_some(write.email.as_str());
-                users::update_user(conn, &id, email, write.display_name.as_deref(), now).await?;
+        if let Some((id, stored_email)) = users::find_user_by_email(conn, email).await? {
+            if users::lock_memberships_elsewhere(conn, caller.org_id, &id).await? == 0 {
+                // An app user who signed up before SCIM and belongs to no other org: the IdP's
+                // profile becomes theirs, and their address is stored lower-cased like every
+                // SCIM userName.
+                let changes = UserChanges {
+                    email: (stored_email != email).then_some(email),
+                    name: write.display_name.as_deref(),
+                    updated_at: now,
+                };
+                users::update_user(conn, &id, changes).await?;
             }
             return Ok(id);
         }
         let id = uuid::Uuid::new_v4().to_string();
-        if users::insert_user(conn, &id, &write.email, write.display_name.as_deref(), now).await? {
+        if users::insert_user(conn, &id, email, write.display_name.as_deref(), now).await? {
             return Ok(id);
         }
         // Another org's request created the same e-mail meanwhile: adopt that user.
     }
-    Err(ApiError::Internal(anyhow::anyhow!(
-        "user creation lost a race twice"
-    )))
+    Err(ScimError::new(
+        409,
+        None,
+        "A concurrent request created the same user; retry.",
+    )
+    .into())
 }
 
 /// PUT and PATCH /Users/{id}.
@@ -171,65 +165,87 @@ pub async fn update(
         users::lock_org_memberships(conn, caller.org_id).await?;
         let member = visible_for_update(conn, caller, user_id).await?;
         check_precondition(&member, if_match)?;
+        let record = &member.record;
         let mut doc = match change {
             Change::Replace(doc) => doc,
             Change::Patch(operations) => {
-                let mut doc = member.record.document();
+                let mut doc = record.stored_document();
                 apply_patch(&mut doc, &operations, user_id)?;
                 doc
             }
         };
-        follow_changed_address(&mut doc, member.record.email.as_deref());
-        let write = to_write(&doc)?;
+        follow_changed_address(&mut doc, record.email.as_deref());
+        let write = to_write(&doc, Some(record))?;
         let now = now();
-        let record = &member.record;
 
-        let shared = users::count_active_elsewhere(conn, caller.org_id, user_id).await? > 0;
-        let new_email = (record.email.as_deref() != Some(write.email.as_str())).then_some(write.email.as_str());
+        // The "User" row is shared with every org the user belongs to, in any state: while
+        // there is another, this org's IdP may neither re-address the account (which would
+        // hand the other org's member to whoever owns the new address) nor rename it.
+        let shared = users::lock_memberships_elsewhere(conn, caller.org_id, user_id).await? > 0;
+        let new_email = write
+            .email
+            .as_deref()
+            .filter(|email| record.email.as_deref() != Some(*email));
         if let Some(email) = new_email {
             if shared {
                 return Err(ScimError::bad_request(
                     ScimType::Mutability,
-                    "userName cannot change: this user is also an active member of another organization, which shares the account.",
+                    "userName cannot change: the account also belongs to another organization.",
                 )
                 .into());
             }
             if users::email_taken(conn, email, user_id).await? {
-                return Err(ScimError::conflict("Another user already has this userName.").into());
+                return Err(
+                    ScimError::conflict("Another account already has this userName.").into(),
+                );
             }
         }
         if write.external_id != record.external_id {
             ensure_external_id_free(conn, caller, &write, user_id).await?;
         }
-        // The shared "User" row keeps its name while other orgs use it; this org still gets
-        // back what its IdP sent (stored attributes).
+        // This org still reads back what its IdP sent (stored attributes).
         let new_name = write
             .display_name
             .as_deref()
             .filter(|name| !shared && record.name.as_deref() != Some(*name));
-        let attributes_changed = write.attributes != record.attributes;
-        let profile_changed = attributes_changed
+        let profile_changed = write.attributes != record.attributes
             || new_email.is_some()
             || new_name.is_some()
             || write.external_id != record.external_id;
 
         let active = write.active.unwrap_or(record.active);
         match (record.active, active) {
-            (true, false) => deprovision(conn, caller, &member, AuditAction::MemberDeactivated, now).await?,
+            (true, false) => {
+                deprovision(conn, caller, &member, AuditAction::MemberDeactivated, now).await?
+            }
             (false, true) => {
                 ensure_seat_available(conn, caller, user_id).await?;
-                record_action(conn, caller, AuditAction::MemberReactivated, user_id, now).await?;
+                let action = AuditAction::MemberReactivated;
+                audit_change(conn, caller, action, user_id, json!({}), now).await?;
             }
             _ => {}
         }
         if profile_changed || active != record.active {
-            users::update_user(conn, user_id, new_email, new_name, now).await?;
-            users::update_membership(conn, caller.org_id, user_id, active, write.external_id.as_deref())
-                .await?;
+            let changes = UserChanges {
+                email: new_email,
+                name: new_name,
+                updated_at: now,
+            };
+            users::update_user(conn, user_id, changes).await?;
+            let external_id = write.external_id.as_deref();
+            users::update_membership(conn, caller.org_id, user_id, active, external_id).await?;
             users::save_profile(conn, caller.org_id, user_id, &write.attributes, None, now).await?;
         }
         if profile_changed {
-            record_action(conn, caller, AuditAction::UserUpdated, user_id, now).await?;
+            audit_change(
+                conn,
+                caller,
+                AuditAction::UserUpdated,
+                user_id,
+                json!({}),
+                now,
+            )
+            .await?;
         }
         reload(conn, caller, user_id).await
     })
@@ -252,7 +268,15 @@ pub async fn delete(
         if member.record.active {
             deprovision(conn, caller, &member, AuditAction::MemberRemoved, now).await?;
         } else {
-            record_action(conn, caller, AuditAction::MemberRemoved, user_id, now).await?;
+            audit_change(
+                conn,
+                caller,
+                AuditAction::MemberRemoved,
+                user_id,
+                json!({}),
+                now,
+            )
+            .await?;
         }
         users::save_profile(
             conn,
@@ -279,7 +303,7 @@ async fn deprovision(
 ) -> Result<(), ApiError> {
     let user_id = &member.record.id;
     if member.role == OrgRole::Owner
-        && users::count_other_active_owners(conn, caller.org_id, user_id).await? == 0
+        && users::lock_other_active_owners(conn, caller.org_id, user_id).await? == 0
     {
         return Err(ScimError::forbidden(
             "The last active owner of an organization cannot be deprovisioned; make another member an owner first.",
@@ -295,7 +319,7 @@ async fn deprovision(
     )
     .await?;
     let revoked = users::revoke_access(conn, caller.org_id, user_id, now).await?;
-    record(
+    audit_change(
         conn,
         caller,
         action,
@@ -312,14 +336,25 @@ async fn ensure_seat_available(
     caller: Caller<'_>,
     user_id: &str,
 ) -> Result<(), ApiError> {
-    let Some(seats) = caller.seats else {
-        return Ok(());
+    let (limit, others) = match caller.seats {
+        None => return Ok(()),
+        Some(SeatCap::Org(limit)) => (
+            limit,
+            users::count_other_active(conn, caller.org_id, user_id).await?,
+        ),
+        Some(SeatCap::Deployment(limit)) => {
+            users::lock_deployment_seats(conn).await?;
+            // A user already active in another org holds a seat already.
+            if users::is_active_elsewhere(conn, caller.org_id, user_id).await? {
+                return Ok(());
+            }
+            (limit, users::count_other_active_users(conn, user_id).await?)
+        }
     };
-    let others = users::count_other_active(conn, caller.org_id, user_id).await?;
-    if others + 1 > i64::from(seats) {
+    if others + 1 > i64::from(limit) {
         return Err(ScimError::bad_request(
             ScimType::TooMany,
-            format!("The licence allows {seats} active members and they are all in use."),
+            format!("The licence allows {limit} active members and they are all in use."),
         )
         .into());
     }
@@ -368,44 +403,25 @@ pub fn not_found() -> ApiError {
     ScimError::not_found("User not found.").into()
 }
 
-/// `If-Match` (RFC 7232 §3.1, weak comparison): `*` or one of the listed tags.
+/// `If-Match`: the update applies only to the version the client names.
 fn check_precondition(member: &Member, if_match: Option<&str>) -> Result<(), ApiError> {
-    let Some(header) = if_match else {
-        return Ok(());
-    };
-    let current = member.record.etag();
-    let matches = header
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || weak_eq(tag, &current));
-    if matches {
-        Ok(())
-    } else {
-        Err(ScimError::new(
+    match if_match {
+        Some(header) if !etag_matches(header, &member.record.etag()) => Err(ScimError::new(
             412,
             None,
             "The resource changed since it was read (If-Match).",
         )
-        .into())
+        .into()),
+        _ => Ok(()),
     }
 }
 
-/// Weak entity-tag comparison: `W/` prefixes are ignored.
-pub fn weak_eq(a: &str, b: &str) -> bool {
-    a.trim_start_matches("W/") == b.trim_start_matches("W/")
+fn invalid_value(detail: &str) -> ApiError {
+    ScimError::bad_request(ScimType::InvalidValue, detail).into()
 }
 
-async fn record_action(
-    conn: &mut AsyncPgConnection,
-    caller: Caller<'_>,
-    action: AuditAction,
-    user_id: &str,
-    now: NaiveDateTime,
-) -> Result<(), ApiError> {
-    record(conn, caller, action, user_id, json!({}), now).await
-}
-
-async fn record(
+/// One `"Audit"` row for a membership change, signed with the token's name.
+async fn audit_change(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
     action: AuditAction,

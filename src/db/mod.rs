@@ -77,3 +77,19 @@ pub fn redacted_url(url: &str) -> String {
         Err(_) => "(unparseable database URL)".to_owned(),
     }
 }
+
+/// Takes a transaction-scoped advisory lock `(namespace, key)`: released at commit or
+/// rollback. Namespaces are this service's constants, so they never collide with the app's.
+pub async fn advisory_xact_lock(
+    conn: &mut AsyncPgConnection,
+    namespace: i32,
+    key: i32,
+) -> diesel::QueryResult<()> {
+    use diesel::sql_types::Integer;
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind::<Integer, _>(namespace)
+        .bind::<Integer, _>(key)
+        .execute(conn)
+        .await
+        .map(drop)
+}

@@ -11,19 +11,20 @@ use super::response::{scim_base_url, scim_json};
 use crate::auth::AuthContext;
 use crate::db::repo::users::{self, Member};
 use crate::error::ApiError;
-use crate::provisioning::{self, Caller, Change, Created};
+use crate::provisioning::{self, Caller, Change, PostOutcome};
 use crate::scim::discovery::list_response;
 use crate::scim::filter::parse_filter;
 use crate::scim::patch::parse_patch;
 use crate::scim::query::{user_filter, Page};
 use crate::scim::resource::normalize_body;
+use crate::scim::user::etag_matches;
 use crate::state::AppState;
 
 fn caller(context: &AuthContext) -> Caller<'_> {
     Caller {
         org_id: context.org_id,
         token_name: &context.token_name,
-        seats: context.grant.seats(),
+        seats: context.grant.seat_cap(),
     }
 }
 
@@ -98,11 +99,7 @@ pub async fn get_user(
         .ok_or_else(provisioning::not_found)?;
     if let Some(tags) = header_value(&req, header::IF_NONE_MATCH) {
         let current = member.record.etag();
-        if tags
-            .split(',')
-            .map(str::trim)
-            .any(|tag| tag == "*" || provisioning::weak_eq(tag, &current))
-        {
+        if etag_matches(tags, &current) {
             let mut response = HttpResponse::NotModified().finish();
             if let Ok(etag) = HeaderValue::from_str(&current) {
                 response.headers_mut().insert(header::ETAG, etag);
@@ -127,8 +124,8 @@ pub async fn create_user(
     let mut conn = state.pool.get().await?;
     let (member, outcome) = provisioning::create(&mut conn, caller(&context), doc).await?;
     let status = match outcome {
-        Created::New => StatusCode::CREATED,
-        Created::Reactivated => StatusCode::OK,
+        PostOutcome::Created => StatusCode::CREATED,
+        PostOutcome::Updated => StatusCode::OK,
     };
     Ok(user_response(status, &member, &scim_base_url(&state, &req)))
 }

@@ -28,10 +28,20 @@ pub enum Grant {
     OrgLicense { seats: Option<u32> },
 }
 
+/// A licence's seat count and what it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatCap {
+    /// The org's own `"License"` row: active members of the org.
+    Org(u32),
+    /// The deployment's licence key: distinct active users across all orgs.
+    Deployment(u32),
+}
+
 impl Grant {
-    pub fn seats(&self) -> Option<u32> {
-        match self {
-            Grant::LicenseKey { seats } | Grant::OrgLicense { seats } => *seats,
+    pub fn seat_cap(&self) -> Option<SeatCap> {
+        match *self {
+            Grant::LicenseKey { seats } => seats.map(SeatCap::Deployment),
+            Grant::OrgLicense { seats } => seats.map(SeatCap::Org),
         }
     }
 }

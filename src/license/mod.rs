@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LicenseSettings;
 
-pub use gate::{EntitlementGate, Grant};
+pub use gate::{EntitlementGate, Grant, SeatCap};
 
 /// The entitlement this service needs.
 pub const SCIM_ENTITLEMENT: &str = "scim";

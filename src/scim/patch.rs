@@ -261,6 +261,8 @@ fn container<'a>(doc: &'a mut Map<String, Value>, schema: &str) -> &'a mut Map<S
     }
     match slot {
         Value::Object(map) => map,
+        // The slot was made an object just above; the borrow checker cannot return `doc`
+        // from a conditional borrow, so the invariant is asserted instead.
         _ => unreachable!("the extension slot was just made an object"),
     }
 }

@@ -107,7 +107,12 @@ fn email_element_filter(filter: &Filter) -> Result<UserFilter, ScimError> {
                 _ => Err(unsupported(&format!("emails.{}", path.name))),
             }
         }
-        other => Err(unsupported(&format!("{other:?}"))),
+        // Name the shape only: the comparison value may be an e-mail address.
+        Filter::Compare { path, op, .. } => {
+            Err(unsupported(&format!("emails[{path} {}]", op.as_str())))
+        }
+        Filter::Present(path) => Err(unsupported(&format!("emails[{path} pr]"))),
+        Filter::ValuePath { .. } => Err(unsupported("a nested value filter")),
     }
 }
 
@@ -235,6 +240,18 @@ mod tests {
                 (400, Some(ScimType::InvalidFilter)),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_attribute_never_the_value() {
+        for text in [
+            "emails[value co \"secret@example.com\"]",
+            "userName co \"secret@example.com\"",
+            "emails[display eq \"secret@example.com\"]",
+        ] {
+            let detail = translate(text).unwrap_err().detail;
+            assert!(!detail.contains("secret"), "{text}: {detail}");
         }
     }
 

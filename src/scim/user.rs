@@ -32,19 +32,13 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
-    /// The canonical document (see `scim::resource`): what PATCH starts from and what is
-    /// rendered.
-    pub fn document(&self) -> Map<String, Value> {
+    /// What this org's IdP has set: the columns the attributes are kept in, and the stored
+    /// attributes, with nothing derived. PATCH applies to this, so that an update never turns
+    /// a derived value (a name split from `"User".name`) into one the IdP seems to have sent.
+    pub fn stored_document(&self) -> Map<String, Value> {
         let mut doc = self.attributes.clone();
-        doc.insert(
-            "userName".into(),
-            Value::String(self.email.clone().unwrap_or_else(|| self.id.clone())),
-        );
-        doc.insert("active".into(), Value::Bool(self.active));
-        if let Some(external_id) = &self.external_id {
-            doc.insert("externalId".into(), Value::String(external_id.clone()));
-        }
         if let Some(email) = &self.email {
+            doc.insert("userName".into(), Value::String(email.clone()));
             let mut entry = doc
                 .get("emails")
                 .and_then(|e| e.get(0))
@@ -52,9 +46,25 @@ impl UserRecord {
                 .cloned()
                 .unwrap_or_default();
             entry.insert("value".into(), Value::String(email.clone()));
+            doc.insert("emails".into(), Value::Array(vec![Value::Object(entry)]));
+        }
+        doc.insert("active".into(), Value::Bool(self.active));
+        if let Some(external_id) = &self.external_id {
+            doc.insert("externalId".into(), Value::String(external_id.clone()));
+        }
+        doc
+    }
+
+    /// The canonical document as answered: the stored one, with `displayName` and `name`
+    /// derived from `"User".name` where the IdP set none, and the e-mail typed and primary.
+    /// A user without an e-mail (created in the app) shows its id as `userName`.
+    pub fn document(&self) -> Map<String, Value> {
+        let mut doc = self.stored_document();
+        doc.entry("userName")
+            .or_insert_with(|| Value::String(self.id.clone()));
+        if let Some(Value::Object(entry)) = doc.get_mut("emails").and_then(|e| e.get_mut(0)) {
             entry.entry("type").or_insert_with(|| json!("work"));
             entry.insert("primary".into(), Value::Bool(true));
-            doc.insert("emails".into(), Value::Array(vec![Value::Object(entry)]));
         }
         if let Some(app_name) = self.name.as_deref().filter(|n| !n.trim().is_empty()) {
             doc.entry("displayName").or_insert_with(|| json!(app_name));
@@ -115,6 +125,15 @@ fn etag(doc: &Map<String, Value>) -> String {
     format!("W/\"{}\"", hex::encode(&digest[..12]))
 }
 
+/// Whether an `If-Match`/`If-None-Match` header names the current version: `*`, or one of its
+/// comma-separated tags under weak comparison (RFC 9110 §8.8.3.2).
+pub fn etag_matches(header: &str, current: &str) -> bool {
+    let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    header
+        .split(',')
+        .any(|tag| tag.trim() == "*" || bare(tag) == bare(current))
+}
+
 pub fn format_time(time: NaiveDateTime) -> String {
     time.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -134,8 +153,9 @@ fn split_name(name: &str) -> (String, Option<String>) {
 /// What a document asks the database to hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserWrite {
-    /// `userName`, lower-cased: the user's e-mail.
-    pub email: String,
+    /// `userName`, lower-cased: the user's e-mail. `None` only for an app user who has no
+    /// e-mail and whose update leaves `userName` (their id) alone.
+    pub email: Option<String>,
     /// The name for `"User".name`, when the document gives one.
     pub display_name: Option<String>,
     /// `None` when the document does not say.
@@ -146,12 +166,22 @@ pub struct UserWrite {
 }
 
 /// Validates a canonical document and splits it into columns and stored attributes.
-pub fn to_write(doc: &Map<String, Value>) -> Result<UserWrite, ScimError> {
-    let user_name = doc
-        .get("userName")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("userName is required."))?;
-    let email = normalize_email(user_name)?;
+/// `current` is the membership being updated (`None` for a creation).
+pub fn to_write(
+    doc: &Map<String, Value>,
+    current: Option<&UserRecord>,
+) -> Result<UserWrite, ScimError> {
+    let user_name = doc.get("userName").and_then(Value::as_str);
+    let keeps_missing_email = current.is_some_and(|record| {
+        record.email.is_none() && user_name.is_none_or(|name| name == record.id)
+    });
+    let email = if keeps_missing_email {
+        None
+    } else {
+        Some(normalize_email(
+            user_name.ok_or_else(|| invalid("userName is required."))?,
+        )?)
+    };
 
     let mut attributes = doc.clone();
     for column_backed in ["userName", "active", "externalId"] {
@@ -166,9 +196,12 @@ pub fn to_write(doc: &Map<String, Value>) -> Result<UserWrite, ScimError> {
         }
         if let Some(Value::Object(entry)) = entries.into_iter().next() {
             if let Some(value) = entry.get("value").and_then(Value::as_str) {
-                if !value.trim().eq_ignore_ascii_case(&email) {
+                if !email
+                    .as_deref()
+                    .is_some_and(|email| value.trim().eq_ignore_ascii_case(email))
+                {
                     return Err(invalid(
-                        "emails[].value must be the same address as userName; the app signs a user in with one e-mail.",
+                        "emails[].value must be the same address as userName: the app signs a user in with one e-mail (in Entra ID, map userName to the user's mail).",
                     ));
                 }
             }
@@ -348,8 +381,8 @@ mod tests {
             "emails": [{"value": "jane@example.com", "type": "work", "primary": true}],
             "title": "Engineer"
         });
-        let write = to_write(doc.as_object().unwrap()).unwrap();
-        assert_eq!(write.email, "jane@example.com");
+        let write = to_write(doc.as_object().unwrap(), None).unwrap();
+        assert_eq!(write.email.as_deref(), Some("jane@example.com"));
         assert_eq!(write.active, Some(false));
         assert_eq!(write.external_id.as_deref(), Some("00u1"));
         assert_eq!(write.display_name.as_deref(), Some("Jane Doe"));
@@ -357,6 +390,37 @@ mod tests {
             Value::Object(write.attributes),
             json!({"name": {"givenName": "Jane", "familyName": "Doe"}, "emails": [{"type": "work"}], "title": "Engineer"})
         );
+    }
+
+    #[test]
+    fn a_user_without_e_mail_can_be_updated_without_inventing_one() {
+        let mut record = record();
+        record.email = None;
+        let mut doc = record.document();
+        assert_eq!(doc["userName"], "u1");
+        doc.insert("active".into(), json!(false));
+        let write = to_write(&doc, Some(&record)).unwrap();
+        assert_eq!((write.email, write.active), (None, Some(false)));
+        assert!(to_write(&doc, None).is_err(), "a creation needs an e-mail");
+    }
+
+    #[test]
+    fn patching_starts_from_what_the_idp_set_not_from_derived_names() {
+        let stored = record().stored_document();
+        assert!(stored.get("displayName").is_none() && stored.get("name").is_none());
+        assert_eq!(stored["emails"], json!([{"value": "jane@example.com"}]));
+        let write = to_write(&stored, Some(&record())).unwrap();
+        assert_eq!(write.attributes, record().attributes);
+        assert_eq!(write.display_name, None);
+    }
+
+    #[test]
+    fn etags_match_weakly_and_by_list() {
+        assert!(etag_matches("W/\"abc\"", "W/\"abc\""));
+        assert!(etag_matches("\"abc\"", "W/\"abc\""));
+        assert!(etag_matches("W/\"x\", W/\"abc\"", "W/\"abc\""));
+        assert!(etag_matches("*", "W/\"abc\""));
+        assert!(!etag_matches("W/\"abd\"", "W/\"abc\""));
     }
 
     #[test]
@@ -383,7 +447,7 @@ mod tests {
             json!({"userName": "jane@example.com", "emails": [{"value": "jane@example.com"}, {"value": "j@x.y"}]}),
             json!({"displayName": "No user name"}),
         ] {
-            let error = to_write(doc.as_object().unwrap()).unwrap_err();
+            let error = to_write(doc.as_object().unwrap(), None).unwrap_err();
             assert_eq!(
                 (error.status, error.scim_type),
                 (400, Some(ScimType::InvalidValue)),

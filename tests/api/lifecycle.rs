@@ -63,6 +63,15 @@ async fn deprovisioning_ends_sessions_and_revokes_keys_and_grants_of_that_user_o
     assert_eq!(credentials_of(&app, id).await, [0, 1, 0, 0, 0]);
     assert_eq!(credentials_of(&app, "bystander").await, [1, 0, 1, 1, 1]);
     assert_eq!(app.session_version("bystander").await, 0);
+    // Exactly the two membership changes are audited: no spurious profile update.
+    let actions = app
+        .db
+        .text(&format!("SELECT string_agg(action, ',' ORDER BY timestamp, action) FROM \"Audit\" WHERE \"targetId\" = '{id}'"))
+        .await;
+    assert_eq!(
+        actions.as_deref(),
+        Some("org.member_added,org.member_deactivated")
+    );
     assert_eq!(app.audit_count("org.member_deactivated", id).await, 1);
     let revoked = app
         .db
@@ -211,6 +220,103 @@ async fn fifty_concurrent_deactivations_and_reactivations_end_consistent_without
     let reactivations = app.audit_count("org.member_reactivated", &id).await;
     assert_eq!(app.session_version(&id).await, deactivations);
     assert_eq!(deactivations - reactivations, if active { 0 } else { 1 });
+}
+
+#[tokio::test]
+async fn concurrent_creations_never_exceed_the_seat_cap() {
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        license: Some(scim_sidecar::license::LicenseClaims {
+            seats: Some(3),
+            ..crate::helpers::valid_claims()
+        }),
+        ..Default::default()
+    })
+    .await;
+    let bodies: Vec<Value> = (0..12)
+        .map(|i| okta_user(&format!("seat{i}@example.com"), &format!("s{i}"), "S", "T"))
+        .collect();
+    let statuses = futures_statuses(bodies.iter().map(|body| app.post_user(body))).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 400),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM \"UserToOrg\" WHERE \"isActive\"")
+            .await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn concurrent_deprovisioning_of_two_owners_leaves_one() {
+    let app = TestApp::spawn().await;
+    let mut ids = Vec::new();
+    for i in 0..2 {
+        let user = app
+            .create_user(&format!("owner{i}@example.com"), &format!("o{i}"))
+            .await;
+        ids.push(user["id"].as_str().unwrap().to_owned());
+    }
+    app.db
+        .run_sql("UPDATE \"UserToOrg\" SET role = 'OWNER'")
+        .await;
+    let requests = ids
+        .iter()
+        .map(|id| app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}])));
+    let mut statuses = futures_statuses(requests).await;
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 403]);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM \"UserToOrg\" WHERE \"isActive\" AND role = 'OWNER'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_licence_key_counts_seats_across_orgs_once_per_person() {
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        license: Some(scim_sidecar::license::LicenseClaims {
+            seats: Some(2),
+            ..crate::helpers::valid_claims()
+        }),
+        ..Default::default()
+    })
+    .await;
+    app.create_user("a@example.com", "1").await;
+    app.create_user("b@example.com", "2").await;
+    let other_org = app.db.create_org("Globex").await;
+    let other_token = app.db.create_token(other_org, "globex").await;
+    let post_as_other = |body: Value| {
+        app.client
+            .post(format!("{}/Users", app.base))
+            .bearer_auth(&other_token)
+            .json(&body)
+            .send()
+    };
+    // The same person in a second org takes no new seat...
+    let same_person = post_as_other(okta_user("a@example.com", "g1", "A", "A"))
+        .await
+        .unwrap();
+    assert_eq!(same_person.status().as_u16(), 201);
+    // ...a third person does.
+    let third = post_as_other(okta_user("c@example.com", "g2", "C", "C"))
+        .await
+        .unwrap();
+    assert_eq!(assert_scim_error(third, 400).await["scimType"], "tooMany");
+    assert_eq!(
+        app.db
+            .count("SELECT count(DISTINCT \"userId\") FROM \"UserToOrg\" WHERE \"isActive\"")
+            .await,
+        2
+    );
 }
 
 /// Sends all requests at once and collects their statuses.

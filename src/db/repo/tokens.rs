@@ -2,7 +2,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::db::schema::scim_tokens;
@@ -56,11 +55,7 @@ pub async fn insert(
     now: NaiveDateTime,
 ) -> Result<(), CreateTokenError> {
     conn.transaction(async |conn| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind::<Integer, _>(TOKEN_NAME_LOCK)
-            .bind::<Integer, _>(org_id)
-            .execute(conn)
-            .await?;
+        crate::db::advisory_xact_lock(conn, TOKEN_NAME_LOCK, org_id).await?;
         let taken: i64 = scim_tokens::table
             .filter(
                 scim_tokens::org_id

@@ -15,10 +15,14 @@ use crate::db::schema::{
 use crate::scim::query::UserFilter;
 use crate::scim::user::UserRecord;
 
-/// Two-key advisory lock namespace: (this, org id) serialises the membership changes of one
-/// org (creation, activation, deactivation, externalId and e-mail changes), which makes the
-/// seat cap, the last-owner rule and externalId uniqueness race-free.
+/// Advisory lock namespace: (this, org id) serialises this service's writes to one org's
+/// memberships, so that two SCIM requests never both pass a seat, externalId or duplicate
+/// check. The app's own writers do not take it: rows they could change concurrently (other
+/// owners, the user's other memberships) are locked explicitly where a rule reads them.
 const ORG_MEMBERSHIP_LOCK: i32 = 0x5c1a_0002;
+
+/// Advisory lock namespace of deployment-wide seat counting (key 0: one lock for all orgs).
+const DEPLOYMENT_SEATS_LOCK: i32 = 0x5c1a_0003;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgRole {
@@ -142,7 +146,8 @@ pub async fn find_for_update(
     }
 }
 
-/// A page of the org's visible members matching `filter`, ordered by id, and the total.
+/// A page of the org's visible members matching `filter`, ordered by id, and the total,
+/// read in one statement so that both describe the same snapshot.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     org_id: i32,
@@ -150,37 +155,46 @@ pub async fn list(
     offset: i64,
     limit: i64,
 ) -> QueryResult<(i64, Vec<Member>)> {
-    let (condition, binds) = list_condition(filter);
-
     #[derive(QueryableByName)]
-    struct Total {
+    struct PageRow {
+        #[diesel(embed)]
+        member: MemberRow,
         #[diesel(sql_type = BigInt)]
         total: i64,
     }
+    let (condition, binds) = list_condition(filter);
+    if limit > 0 {
+        let placeholder = binds.len() + 2;
+        let page = diesel::sql_query(format!(
+            "{MEMBER_COLUMNS}, count(*) OVER () AS total {MEMBER_FROM}{condition} \
+             ORDER BY u.id LIMIT ${placeholder} OFFSET ${}",
+            placeholder + 1
+        ))
+        .into_boxed()
+        .bind::<Integer, _>(org_id);
+        let rows = bind_all(page, &binds)
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(offset)
+            .load::<PageRow>(conn)
+            .await?;
+        if let Some(total) = <[PageRow]>::first(&rows).map(|row| row.total) {
+            return Ok((
+                total,
+                rows.into_iter()
+                    .map(|row| Member::from(row.member))
+                    .collect(),
+            ));
+        }
+    }
+    // `count=0`, or a page past the end: only the total is wanted.
     let count = diesel::sql_query(format!("SELECT count(*) AS total {MEMBER_FROM}{condition}"))
         .into_boxed()
         .bind::<Integer, _>(org_id);
     let total = bind_all(count, &binds)
-        .get_result::<Total>(conn)
+        .get_result::<CountRow>(conn)
         .await?
         .total;
-    if limit == 0 || total <= offset {
-        return Ok((total, Vec::new()));
-    }
-
-    let placeholder = binds.len() + 2;
-    let page = diesel::sql_query(format!(
-        "{MEMBER_COLUMNS}{MEMBER_FROM}{condition} ORDER BY u.id LIMIT ${placeholder} OFFSET ${}",
-        placeholder + 1
-    ))
-    .into_boxed()
-    .bind::<Integer, _>(org_id);
-    let rows = bind_all(page, &binds)
-        .bind::<BigInt, _>(limit)
-        .bind::<BigInt, _>(offset)
-        .load::<MemberRow>(conn)
-        .await?;
-    Ok((total, rows.into_iter().map(Member::from).collect()))
+    Ok((total, Vec::new()))
 }
 
 /// PostgreSQL's plan for a list query, one line per row of `EXPLAIN`: lets tests prove that
@@ -234,8 +248,8 @@ enum BindValue {
 }
 
 /// SQL for a filter; values go to `binds` (placeholders start at $2, after the org id).
-/// Every leaf is answered by an index: the org's membership key, `"User"`'s primary key or
-/// e-mail key, or the `(orgId, scimExternalId)` index.
+/// Every leaf is answered by an index: the org's membership key, `"User"`'s primary key, or
+/// the `(orgId, scimExternalId)` index.
 fn filter_sql(filter: &UserFilter, binds: &mut Vec<BindValue>) -> String {
     let mut placeholder = |value: BindValue| {
         binds.push(value);
@@ -243,8 +257,13 @@ fn filter_sql(filter: &UserFilter, binds: &mut Vec<BindValue>) -> String {
     };
     match filter {
         UserFilter::Id(id) => format!("u.id = {}", placeholder(BindValue::Text(id.clone()))),
+        // Addresses of app users who signed up before SCIM may carry capitals. The app's schema
+        // has no index on lower(email), so this walks the org's members on the membership key.
         UserFilter::Email(email) => {
-            format!("u.email = {}", placeholder(BindValue::Text(email.clone())))
+            format!(
+                "lower(u.email) = {}",
+                placeholder(BindValue::Text(email.clone()))
+            )
         }
         UserFilter::EmailType(kind) => format!(
             "lower(coalesce(p.attributes #>> '{{emails,0,type}}', 'work')) = {}",
@@ -265,18 +284,20 @@ fn filter_sql(filter: &UserFilter, binds: &mut Vec<BindValue>) -> String {
             format!("({}) AND ({})", filter_sql(a, binds), filter_sql(b, binds))
         }
         UserFilter::Or(a, b) => format!("({}) OR ({})", filter_sql(a, binds), filter_sql(b, binds)),
-        UserFilter::Not(inner) => format!("NOT ({})", filter_sql(inner, binds)),
+        // NULL columns (no externalId) must not vanish from both a filter and its negation.
+        UserFilter::Not(inner) => format!("NOT coalesce(({}), false)", filter_sql(inner, binds)),
     }
 }
 
-/// Serialises this org's membership changes until the transaction ends.
+/// Serialises this service's membership changes in the org until the transaction ends.
 pub async fn lock_org_memberships(conn: &mut AsyncPgConnection, org_id: i32) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
-        .bind::<Integer, _>(ORG_MEMBERSHIP_LOCK)
-        .bind::<Integer, _>(org_id)
-        .execute(conn)
-        .await
-        .map(drop)
+    crate::db::advisory_xact_lock(conn, ORG_MEMBERSHIP_LOCK, org_id).await
+}
+
+/// Serialises seat counting across all orgs (a deployment-wide licence) until the
+/// transaction ends. Always taken after the org's lock.
+pub async fn lock_deployment_seats(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    crate::db::advisory_xact_lock(conn, DEPLOYMENT_SEATS_LOCK, 0).await
 }
 
 /// An app user by e-mail: exact match first (the `"User_email_key"` index); then ignoring
@@ -327,36 +348,28 @@ pub async fn insert_user(
         .map(|inserted| inserted == 1)
 }
 
+/// Changes of a `"User"` row; `None` fields are left as they are.
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges<'a> {
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub updated_at: NaiveDateTime,
+}
+
 pub async fn update_user(
     conn: &mut AsyncPgConnection,
     id: &str,
-    email: Option<&str>,
-    name: Option<&str>,
-    now: NaiveDateTime,
+    changes: UserChanges<'_>,
 ) -> QueryResult<()> {
-    let target = users::table.find(id);
-    match (email, name) {
-        (None, None) => Ok(()),
-        (Some(email), None) => diesel::update(target)
-            .set((users::email.eq(email), users::updated_at.eq(now)))
-            .execute(conn)
-            .await
-            .map(drop),
-        (None, Some(name)) => diesel::update(target)
-            .set((users::name.eq(name), users::updated_at.eq(now)))
-            .execute(conn)
-            .await
-            .map(drop),
-        (Some(email), Some(name)) => diesel::update(target)
-            .set((
-                users::email.eq(email),
-                users::name.eq(name),
-                users::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .await
-            .map(drop),
+    if changes.email.is_none() && changes.name.is_none() {
+        return Ok(());
     }
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Does another user (than `except`) have this e-mail, ignoring case?
@@ -374,6 +387,7 @@ pub async fn insert_membership(
     conn: &mut AsyncPgConnection,
     org_id: i32,
     user_id: &str,
+    active: bool,
     external_id: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -382,7 +396,7 @@ pub async fn insert_membership(
             user_to_org::org_id.eq(org_id),
             user_to_org::user_id.eq(user_id),
             user_to_org::joined_at.eq(now),
-            user_to_org::is_active.eq(true),
+            user_to_org::is_active.eq(active),
             user_to_org::scim_external_id.eq(external_id),
         ))
         .execute(conn)
@@ -453,21 +467,23 @@ pub async fn count_other_active(
         .await
 }
 
-/// Active owners of the org other than `user_id`.
-pub async fn count_other_active_owners(
+/// Locks the org's other active owners and returns how many there are: the app cannot demote
+/// or remove them while a deprovision relies on them.
+pub async fn lock_other_active_owners(
     conn: &mut AsyncPgConnection,
     org_id: i32,
     user_id: &str,
-) -> QueryResult<i64> {
-    diesel::sql_query(
-        "SELECT count(*) AS total FROM \"UserToOrg\" \
-         WHERE \"orgId\" = $1 AND \"userId\" <> $2 AND \"isActive\" AND role = 'OWNER'",
-    )
-    .bind::<Integer, _>(org_id)
-    .bind::<Text, _>(user_id)
-    .get_result::<CountRow>(conn)
-    .await
-    .map(|row| row.total)
+) -> QueryResult<usize> {
+    user_to_org::table
+        .filter(user_to_org::org_id.eq(org_id))
+        .filter(user_to_org::user_id.ne(user_id))
+        .filter(user_to_org::is_active.eq(true))
+        .filter(diesel::dsl::sql::<Bool>("role = 'OWNER'"))
+        .select(user_to_org::user_id)
+        .for_update()
+        .load::<String>(conn)
+        .await
+        .map(|owners| owners.len())
 }
 
 #[derive(QueryableByName)]
@@ -476,20 +492,52 @@ struct CountRow {
     total: i64,
 }
 
-/// Active memberships of the user in orgs other than `org_id`: the `"User"` row is shared
-/// with them.
-pub async fn count_active_elsewhere(
+/// Locks (shared) and counts the user's memberships in other orgs, active or not: the
+/// `"User"` row belongs to them too.
+pub async fn lock_memberships_elsewhere(
     conn: &mut AsyncPgConnection,
     org_id: i32,
     user_id: &str,
-) -> QueryResult<i64> {
+) -> QueryResult<usize> {
     user_to_org::table
         .filter(user_to_org::user_id.eq(user_id))
         .filter(user_to_org::org_id.ne(org_id))
-        .filter(user_to_org::is_active.eq(true))
-        .count()
-        .get_result(conn)
+        .select(user_to_org::org_id)
+        .for_share()
+        .load::<i32>(conn)
         .await
+        .map(|orgs| orgs.len())
+}
+
+/// Whether the user is an active member of any org other than `org_id`.
+pub async fn is_active_elsewhere(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        user_to_org::table
+            .filter(user_to_org::user_id.eq(user_id))
+            .filter(user_to_org::org_id.ne(org_id))
+            .filter(user_to_org::is_active.eq(true)),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// Distinct active users of the whole deployment other than `user_id`.
+pub async fn count_other_active_users(
+    conn: &mut AsyncPgConnection,
+    user_id: &str,
+) -> QueryResult<i64> {
+    diesel::sql_query(
+        "SELECT count(DISTINCT \"userId\") AS total FROM \"UserToOrg\" \
+         WHERE \"isActive\" AND \"userId\" <> $1",
+    )
+    .bind::<Text, _>(user_id)
+    .get_result::<CountRow>(conn)
+    .await
+    .map(|row| row.total)
 }
 
 /// Another membership of the org already carries this externalId.
