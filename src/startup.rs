@@ -73,6 +73,11 @@ impl Application {
             enabled: settings.server.enabled,
             public_url: settings.server.public_url.clone(),
         });
+        if settings.server.public_url.is_none() {
+            tracing::warn!(
+                "SCIM_PUBLIC_URL is not set: resource locations are built from each request's Host header; set it to the SCIM base URL your IdP uses"
+            );
+        }
         if !settings.server.enabled {
             tracing::warn!(
                 "SCIM provisioning is disabled (SCIM_ENABLED=false): every SCIM request is refused"

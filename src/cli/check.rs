@@ -32,15 +32,10 @@ impl Report {
 pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut report = Report::default();
     println!("scim-sidecar {} check", env!("CARGO_PKG_VERSION"));
-    let public_url = settings
-        .server
-        .public_url
-        .as_ref()
-        .map_or("derived from each request".to_owned(), ToString::to_string);
     report.ok(
         "configuration",
         format!(
-            "listen {}, public URL {public_url}, SCIM {}",
+            "listen {}, SCIM {}",
             settings.server.listen,
             if settings.server.enabled {
                 "enabled"
@@ -49,6 +44,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
             }
         ),
     );
+    match &settings.server.public_url {
+        Some(url) => report.ok("public URL", url.as_str()),
+        None => report.warn(
+            "public URL",
+            "SCIM_PUBLIC_URL is not set: locations are built from each request's Host header",
+        ),
+    }
     match settings.encryption_key() {
         Ok(_) => report.ok("encryption key", "set"),
         Err(error) => report.fail("encryption key", error.to_string()),

@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod database;
 mod health;
 mod helpers;
 mod license;
