@@ -519,3 +519,22 @@ impl TestApp {
             .await
     }
 }
+
+impl TestApp {
+    /// GET a SCIM path with the org's token and parse the body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// GET /Users with a filter and parse the ListResponse.
+    pub async fn list(&self, filter: &str) -> serde_json::Value {
+        self.get("/Users")
+            .query(&[("filter", filter)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}

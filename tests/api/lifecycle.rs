@@ -206,14 +206,7 @@ async fn fifty_concurrent_deactivations_and_reactivations_end_consistent_without
     let statuses = futures_statuses(requests).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let active = app.is_active(&id).await;
-    let body: Value = app
-        .get(&format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.get_json(&format!("/Users/{id}")).await;
     assert_eq!(body["active"], active);
     // Every effective deactivation bumped the session version exactly once.
     let deactivations = app.audit_count("org.member_deactivated", &id).await;

@@ -30,14 +30,7 @@ async fn configured_public_url_is_the_base_of_locations() {
         ..Default::default()
     })
     .await;
-    let body: serde_json::Value = app
-        .get("/ServiceProviderConfig")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: serde_json::Value = app.get_json("/ServiceProviderConfig").await;
     assert_eq!(
         body["meta"]["location"],
         "https://sb.example.com/scim/v2/ServiceProviderConfig"

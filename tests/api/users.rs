@@ -154,14 +154,7 @@ async fn delete_hides_the_user_and_a_later_post_restores_it_with_the_same_id() {
             .unwrap();
         assert_scim_error(response, 404).await;
     }
-    let list: Value = app
-        .get("/Users")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/Users").await;
     assert_eq!(list["totalResults"], 0);
     assert!(!app.is_active(id).await, "a 404 changed nothing");
 
@@ -209,13 +202,8 @@ async fn list_pages_are_deterministic_and_never_overlap() {
     let mut seen = Vec::new();
     for start in [1, 3, 5] {
         let page: Value = app
-            .get(&format!("/Users?startIndex={start}&count=2"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/Users?startIndex={start}&count=2"))
+            .await;
         assert_eq!(
             page["schemas"],
             json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
@@ -236,14 +224,7 @@ async fn list_pages_are_deterministic_and_never_overlap() {
     assert_eq!(seen, sorted, "pages are ordered and disjoint");
     assert_eq!(seen.len(), 5);
 
-    let counted: Value = app
-        .get("/Users?count=0")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let counted: Value = app.get_json("/Users?count=0").await;
     assert_eq!(
         (
             counted["totalResults"].clone(),
@@ -252,14 +233,7 @@ async fn list_pages_are_deterministic_and_never_overlap() {
         ),
         (json!(5), json!([]), json!(0))
     );
-    let clamped: Value = app
-        .get("/Users?count=100000&startIndex=-3")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clamped: Value = app.get_json("/Users?count=100000&startIndex=-3").await;
     assert_eq!(clamped["startIndex"], 1);
     assert_eq!(clamped["itemsPerPage"], 5);
     assert_scim_error(app.get("/Users?count=many").send().await.unwrap(), 400).await;
@@ -297,15 +271,7 @@ async fn list_filters_run_the_idp_lookups() {
         "externalId eq \"00u1\" and userName eq \"john@example.com\"",
         "emails[type eq \"home\"].value eq \"jane@example.com\"",
     ] {
-        let page: Value = app
-            .get("/Users")
-            .query(&[("filter", filter)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = app.list(filter).await;
         assert_eq!(
             (page["totalResults"].clone(), page["Resources"].clone()),
             (json!(0), json!([])),
@@ -345,15 +311,7 @@ async fn lookups_find_app_members_whose_address_has_capitals() {
         "userName eq \"jane.doe@example.com\"",
         "emails[type eq \"work\"].value eq \"JANE.DOE@example.com\"",
     ] {
-        let page: Value = app
-            .get("/Users")
-            .query(&[("filter", filter)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = app.list(filter).await;
         assert_eq!(page["totalResults"], 1, "{filter}");
         assert_eq!(page["Resources"][0]["id"], "pre-scim");
     }
@@ -365,14 +323,7 @@ async fn put_replaces_writable_attributes_and_ignores_read_only_ones() {
     let user = app.create_user("jane@example.com", "00u1").await;
     let id = user["id"].as_str().unwrap();
     // Okta's profile update: GET, change, PUT everything back (id, meta, groups, empty strings).
-    let mut body: Value = app
-        .get(&format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut body: Value = app.get_json(&format!("/Users/{id}")).await;
     body["id"] = json!("someone-else");
     body["name"]["familyName"] = json!("Smith");
     body["displayName"] = json!("Jane Smith");
@@ -556,14 +507,7 @@ async fn patch_errors_change_nothing_and_operations_are_atomic() {
     let app = TestApp::spawn().await;
     let user = app.create_user("jane@example.com", "00u1").await;
     let id = user["id"].as_str().unwrap();
-    let before: Value = app
-        .get(&format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = app.get_json(&format!("/Users/{id}")).await;
     let cases = [
         (
             json!([{"op": "replace", "path": "title", "value": "CTO"}, {"op": "replace", "path": "favouriteColour", "value": "red"}]),
@@ -583,14 +527,7 @@ async fn patch_errors_change_nothing_and_operations_are_atomic() {
         let body = assert_scim_error(app.patch_user(id, operations.clone()).await, 400).await;
         assert_eq!(body["scimType"], scim_type, "{operations}");
     }
-    let after: Value = app
-        .get(&format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = app.get_json(&format!("/Users/{id}")).await;
     assert_eq!(before, after);
     assert!(app.is_active(id).await);
     assert_eq!(app.session_version(id).await, 0);
@@ -651,25 +588,10 @@ async fn another_orgs_users_do_not_exist_for_this_token() {
         "id eq \"b-user\"",
         "emails.value eq \"bob@globex.com\"",
     ] {
-        let page: Value = app
-            .get("/Users")
-            .query(&[("filter", filter)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = app.list(filter).await;
         assert_eq!(page["totalResults"], 0, "{filter}");
     }
-    let all: Value = app
-        .get("/Users")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/Users").await;
     assert_eq!(all["totalResults"], 0);
     // B's user in a body: org A gets a membership of its own (as for any address it does not
     // know), and B's account and membership stay as they were.
@@ -791,14 +713,7 @@ async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
 #[tokio::test]
 async fn discovery_describes_users_truthfully() {
     let app = TestApp::spawn().await;
-    let config: Value = app
-        .get("/ServiceProviderConfig")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config: Value = app.get_json("/ServiceProviderConfig").await;
     assert_eq!(config["patch"]["supported"], true);
     assert_eq!(config["filter"]["supported"], true);
     assert_eq!(config["filter"]["maxResults"], 200);
@@ -806,47 +721,21 @@ async fn discovery_describes_users_truthfully() {
     assert_eq!(config["bulk"]["supported"], false);
     assert_eq!(config["sort"]["supported"], false);
 
-    let types: Value = app
-        .get("/ResourceTypes")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let types: Value = app.get_json("/ResourceTypes").await;
     assert_eq!(types["totalResults"], 1);
     assert_eq!(types["Resources"][0]["endpoint"], "/Users");
-    let user_type: Value = app
-        .get("/ResourceTypes/User")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user_type: Value = app.get_json("/ResourceTypes/User").await;
     assert_eq!(
         user_type["schema"],
         "urn:ietf:params:scim:schemas:core:2.0:User"
     );
     assert_scim_error(app.get("/ResourceTypes/Group").send().await.unwrap(), 404).await;
 
-    let schemas: Value = app
-        .get("/Schemas")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let schemas: Value = app.get_json("/Schemas").await;
     assert_eq!(schemas["totalResults"], 2);
     let user_schema: Value = app
-        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+        .await;
     let names: Vec<&str> = user_schema["attributes"]
         .as_array()
         .unwrap()
