@@ -16,8 +16,11 @@ pub const MAX_RESULTS: i64 = 200;
 pub enum UserFilter {
     /// `"User".id`.
     Id(String),
-    /// `"User".email` (from `userName`, `emails.value`).
-    Email(String),
+    /// `"User".email` (from `userName`, `emails.value`) equal to one of these spellings: the
+    /// lower-cased address (how SCIM users are stored) and the address as the IdP sent it (how
+    /// an app user who signed up with capitals is stored, when the directory spells it the
+    /// same way). Both are answered by the app's e-mail index.
+    Email(Vec<String>),
     /// The stored type of the user's e-mail (`emails[type eq "work"]`).
     EmailType(String),
     ExternalId(String),
@@ -119,9 +122,13 @@ fn email_element_filter(filter: &Filter) -> Result<UserFilter, ScimError> {
 fn email(path: &AttrPath, value: &CompValue) -> Result<UserFilter, ScimError> {
     let text = string(path, value)?;
     // A value that is not an address matches no user (Entra's connection test sends a GUID).
-    Ok(UserFilter::Email(
-        normalize_email(text).unwrap_or_else(|_| text.trim().to_lowercase()),
-    ))
+    let lower = normalize_email(text).unwrap_or_else(|_| text.trim().to_lowercase());
+    let as_sent = text.trim().to_owned();
+    let mut spellings = vec![lower];
+    if !spellings.contains(&as_sent) {
+        spellings.push(as_sent);
+    }
+    Ok(UserFilter::Email(spellings))
 }
 
 fn string<'a>(path: &AttrPath, value: &'a CompValue) -> Result<&'a str, ScimError> {
@@ -200,21 +207,21 @@ mod tests {
     fn translates_the_filters_idps_send() {
         use UserFilter::*;
         let cases = [
-            ("userName eq \"Jane@Example.com\"", Email("jane@example.com".into())),
-            ("USERNAME EQ \"jane@example.com\"", Email("jane@example.com".into())),
+            ("userName eq \"Jane@Example.com\"", Email(vec!["jane@example.com".into(), "Jane@Example.com".into()])),
+            ("USERNAME EQ \"jane@example.com\"", Email(vec!["jane@example.com".into()])),
             ("externalId eq \"00u1\"", ExternalId("00u1".into())),
             ("id eq \"abc\"", Id("abc".into())),
-            ("emails.value eq \"a@b.c\"", Email("a@b.c".into())),
-            ("emails eq \"a@b.c\"", Email("a@b.c".into())),
+            ("emails.value eq \"a@b.c\"", Email(vec!["a@b.c".into()])),
+            ("emails eq \"a@b.c\"", Email(vec!["a@b.c".into()])),
             (
                 "emails[type eq \"work\"].value eq \"A@b.c\"",
-                And(Box::new(EmailType("work".into())), Box::new(Email("a@b.c".into()))),
+                And(Box::new(EmailType("work".into())), Box::new(Email(vec!["a@b.c".into(), "A@b.c".into()]))),
             ),
             (
                 "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"a@b.c\" and active eq true",
-                And(Box::new(Email("a@b.c".into())), Box::new(Active(true))),
+                And(Box::new(Email(vec!["a@b.c".into()])), Box::new(Active(true))),
             ),
-            ("userName eq \"3f0c8a6e-9b1d-4f55-8d1e-0c9a6f2b7e11\"", Email("3f0c8a6e-9b1d-4f55-8d1e-0c9a6f2b7e11".into())),
+            ("userName eq \"3f0c8a6e-9b1d-4f55-8d1e-0c9a6f2b7e11\"", Email(vec!["3f0c8a6e-9b1d-4f55-8d1e-0c9a6f2b7e11".into()])),
         ];
         for (text, expected) in cases {
             assert_eq!(translate(text).unwrap(), expected, "{text}");

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamp};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Map, Value};
@@ -236,6 +236,7 @@ fn bind_all<'a>(mut query: BoxedQuery<'a>, binds: &[BindValue]) -> BoxedQuery<'a
     for bind in binds {
         query = match bind {
             BindValue::Text(text) => query.bind::<Text, _>(text.clone()),
+            BindValue::TextArray(texts) => query.bind::<Array<Text>, _>(texts.clone()),
             BindValue::Bool(flag) => query.bind::<Bool, _>(*flag),
         };
     }
@@ -244,12 +245,13 @@ fn bind_all<'a>(mut query: BoxedQuery<'a>, binds: &[BindValue]) -> BoxedQuery<'a
 
 enum BindValue {
     Text(String),
+    TextArray(Vec<String>),
     Bool(bool),
 }
 
 /// SQL for a filter; values go to `binds` (placeholders start at $2, after the org id).
-/// Every leaf is answered by an index: the org's membership key, `"User"`'s primary key, or
-/// the `(orgId, scimExternalId)` index.
+/// Every leaf is answered by an index: the org's membership key, `"User"`'s primary key or
+/// e-mail key, or the `(orgId, scimExternalId)` index.
 fn filter_sql(filter: &UserFilter, binds: &mut Vec<BindValue>) -> String {
     let mut placeholder = |value: BindValue| {
         binds.push(value);
@@ -257,14 +259,10 @@ fn filter_sql(filter: &UserFilter, binds: &mut Vec<BindValue>) -> String {
     };
     match filter {
         UserFilter::Id(id) => format!("u.id = {}", placeholder(BindValue::Text(id.clone()))),
-        // Addresses of app users who signed up before SCIM may carry capitals. The app's schema
-        // has no index on lower(email), so this walks the org's members on the membership key.
-        UserFilter::Email(email) => {
-            format!(
-                "lower(u.email) = {}",
-                placeholder(BindValue::Text(email.clone()))
-            )
-        }
+        UserFilter::Email(spellings) => format!(
+            "u.email = ANY({})",
+            placeholder(BindValue::TextArray(spellings.clone()))
+        ),
         UserFilter::EmailType(kind) => format!(
             "lower(coalesce(p.attributes #>> '{{emails,0,type}}', 'work')) = {}",
             placeholder(BindValue::Text(kind.clone()))
