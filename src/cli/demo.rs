@@ -20,13 +20,15 @@ use crate::startup::Application;
 
 const DEMO_DATABASE: &str = "scim_demo";
 const DEMO_LICENSE_HOURS: i64 = 8;
-const DEMO_SEATS: u32 = 100;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Address to serve on; when it is taken, another port on the same address is used.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Seat count of the demo licence.
+    #[arg(long, default_value_t = 100)]
+    seats: u32,
 }
 
 pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -59,13 +61,14 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
         nbf: None,
         iat: Some(now.timestamp()),
         entitlements: vec!["scim".to_owned()],
-        seats: Some(DEMO_SEATS),
+        seats: Some(args.seats),
     });
     let key_dir = std::env::temp_dir().join(format!("scim-sidecar-demo-{}", std::process::id()));
     std::fs::create_dir_all(&key_dir)?;
     let public_key_file = key_dir.join("license-public.pem");
     std::fs::write(&public_key_file, issuer.public_key_pem())?;
 
+    let seats = args.seats;
     let listen = available_address(args.listen)?;
     let base_url = format!("http://{listen}/scim/v2");
     settings.server.listen = listen;
@@ -83,7 +86,7 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
         "\nscim-sidecar demo is running (Ctrl-C stops it).\n\
          \n  SCIM base URL: {base_url}\
          \n  Bearer token:  {token}\
-         \n  Org:           {org_id} (\"Demo Org\"), licence valid {DEMO_LICENSE_HOURS} h, {DEMO_SEATS} seats\
+         \n  Org:           {org_id} (\"Demo Org\"), licence valid {DEMO_LICENSE_HOURS} h, {seats} seats\
          \n  Health:        http://{listen}/healthz  http://{listen}/readyz\
          \n\nTry:\n  curl -H \"Authorization: Bearer {token}\" {base_url}/ServiceProviderConfig\n"
     );
