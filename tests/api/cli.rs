@@ -431,3 +431,110 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let status = terminate(&mut serve);
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test]
+async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
+    let db = TestDb::migrated().await;
+    let org = db.create_org("Acme").await;
+    let token = db.create_token(org, "okta").await;
+    let (issuer, public_key) = crate::helpers::issuer();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut vars = db_vars(&db);
+    vars.push(("SCIM_LISTEN", format!("127.0.0.1:{port}")));
+    vars.push((
+        "SCIM_LICENSE_KEY",
+        issuer.sign(&crate::helpers::valid_claims()),
+    ));
+    vars.push((
+        "SCIM_LICENSE_PUBLIC_KEY_FILE",
+        public_key.display().to_string(),
+    ));
+    vars.push(("SCIM_LOG_FORMAT", "json".into()));
+    vars.push(("RUST_LOG", "trace".into()));
+    // Logs go to a file: at trace level a pipe nobody reads would fill up and stall the server.
+    let log_path = std::env::temp_dir().join(format!("scim-log-test-{}.log", db.name));
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let mut serve = command(&["serve"], &with(&vars))
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let serving = eventually(Duration::from_secs(30), || async {
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(serving.is_some(), "serve never answered /healthz");
+
+    let created = client
+        .post(format!("{base}/scim/v2/Users"))
+        .bearer_auth(&token)
+        .json(&crate::helpers::okta_user(
+            "secret.person@example.com",
+            "ext-secret",
+            "Privy",
+            "Person",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let found = client
+        .get(format!("{base}/scim/v2/Users"))
+        .query(&[("filter", "userName eq \"secret.person@example.com\"")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.status().as_u16(), 200);
+    let refused = client
+        .get(format!("{base}/scim/v2/Users"))
+        .bearer_auth("sbscim_0000000000000000000000000000000000000000000000000000000000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let status = terminate(&mut serve);
+    assert!(status.success());
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    std::fs::remove_file(&log_path).ok();
+    assert!(
+        logs.contains("request finished"),
+        "no request logs: {}",
+        &logs[..logs.len().min(2000)]
+    );
+    let secret = token.strip_prefix("sbscim_").unwrap();
+    // Drivers print bound parameters as byte lists, e.g. [115, 101, 99, ...].
+    let as_bytes = |text: &str| {
+        text.bytes()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for needle in [as_bytes("secret.person"), as_bytes("ext-secret")] {
+        assert!(
+            !logs.contains(&needle),
+            "the bytes of {needle:?} reached the logs"
+        );
+    }
+    for needle in [
+        "secret.person",
+        "ext-secret",
+        "Privy",
+        secret,
+        "0000000000000000000000000000000000000000",
+        "1mP0ssible",
+        "not-stored",
+    ] {
+        assert!(!logs.contains(needle), "{needle:?} reached the logs");
+    }
+}
