@@ -57,6 +57,9 @@ pub struct DatabaseSettings {
     pub statement_timeout_ms: u64,
     pub application_name: String,
     pub migrate_on_start: bool,
+    /// CA certificate(s), PEM, that the database's TLS certificate must chain to (used by
+    /// `sslmode=require`, `verify-ca` and `verify-full`; the URL's `sslrootcert` wins).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -233,6 +236,15 @@ impl Settings {
                 "point it at the app's PostgreSQL database, e.g. postgres://user:pass@host:5432/sourcebot",
             )),
         }
+    }
+
+    /// How to reach the database: the URL translated for the driver, with its TLS policy.
+    pub fn connect_options(&self) -> Result<crate::db::ConnectOptions, SettingsError> {
+        crate::db::ConnectOptions::from_url(
+            self.database_url()?,
+            self.database.tls_ca_file.as_deref(),
+        )
+        .map_err(|problem| SettingsError::invalid("database.url", problem))
     }
 
     /// The HMAC key of token hashes, or an error saying how to set it.

@@ -26,13 +26,14 @@ impl Application {
     /// stops here with a message that says what to fix.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let database_url = settings.database_url()?;
+        let target = settings.connect_options()?;
         let hasher = TokenHasher::new(settings.encryption_key()?);
         let license_key = license::load_configured(&settings.license, license::now_ms())
             .context("the configured licence key is not usable")?;
         log_license(license_key.as_ref());
 
         if settings.database.migrate_on_start {
-            let applied = migrations::run_pending(database_url)
+            let applied = migrations::run_pending(&target)
                 .await
                 .with_context(|| format!("migrating {}", db::redacted_url(database_url)))?;
             tracing::info!(
@@ -40,7 +41,7 @@ impl Application {
                 "migrations are up to date"
             );
         }
-        let pool = db::build_pool(&settings.database, database_url)?;
+        let pool = db::build_pool(&settings.database, &target)?;
         let report = {
             let mut conn = pool.get().await.with_context(|| {
                 format!(

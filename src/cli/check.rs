@@ -57,9 +57,12 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
     }
     check_license(settings, &mut report);
 
-    match settings.database_url() {
+    match settings
+        .database_url()
+        .and_then(|url| Ok((url, settings.connect_options()?)))
+    {
         Err(error) => report.fail("database", error.to_string()),
-        Ok(url) => match db::connect(url).await {
+        Ok((url, target)) => match target.connect().await {
             Err(error) => report.fail(
                 "database",
                 format!("cannot connect to {}: {error}", db::redacted_url(url)),

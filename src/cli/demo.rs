@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use crate::auth::token::TokenHasher;
 use crate::config::Settings;
 use crate::db::repo::orgs;
-use crate::db::{self, migrations};
+use crate::db::{migrations, ConnectOptions};
 use crate::devdb;
 use crate::license::issue::EphemeralIssuer;
 use crate::license::LicenseClaims;
@@ -39,10 +39,11 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
         .await
         .context("creating the demo database")?;
     devdb::apply_app_schema(&url).await?;
-    migrations::run_pending(&url).await?;
+    let target = ConnectOptions::from_url(&url, None)?;
+    migrations::run_pending(&target).await?;
 
     let now = chrono::Utc::now();
-    let mut conn = db::connect(&url).await?;
+    let mut conn = target.connect().await?;
     let org_id = orgs::create(&mut conn, "Demo Org", now.naive_utc()).await?;
     let encryption_key = hex::encode(rand::random::<[u8; 16]>());
     let token = super::token::create(

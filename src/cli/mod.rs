@@ -82,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let url = settings.database_url()?;
-            let applied = migrations::run_pending(url)
+            let applied = migrations::run_pending(&settings.connect_options()?)
                 .await
                 .with_context(|| format!("migrating {}", db::redacted_url(url)))?;
             if applied.is_empty() {

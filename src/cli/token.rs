@@ -14,7 +14,9 @@ const MAX_NAME_LEN: usize = 100;
 
 pub async fn run(settings: &Settings, command: TokenCommand) -> anyhow::Result<ExitCode> {
     let url = settings.database_url()?;
-    let mut conn = db::connect(url)
+    let mut conn = settings
+        .connect_options()?
+        .connect()
         .await
         .with_context(|| format!("cannot connect to {}", db::redacted_url(url)))?;
     match command {

@@ -3,10 +3,11 @@
 //! SCIM additions the app itself defines, created so that re-running is a no-op.
 
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::ConnectOptions;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -18,12 +19,12 @@ pub const SERVICE_SCHEMA: &str = "scim_sidecar";
 const MIGRATION_LOCK: (i32, i32) = (0x5c1a_5c1a, 1);
 
 /// Applies pending migrations and returns the versions applied (empty when up to date).
-pub async fn run_pending(database_url: &str) -> anyhow::Result<Vec<String>> {
-    let url = database_url.to_owned();
+pub async fn run_pending(target: &ConnectOptions) -> anyhow::Result<Vec<String>> {
+    let conn = target.connect().await?;
     // Diesel's migration harness is synchronous; it runs on a blocking thread through
     // diesel-async's wrapper, which drives the async connection on this runtime.
     tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
         conn.batch_execute(&format!(
             "SELECT pg_advisory_lock({}, {}); \
              CREATE SCHEMA IF NOT EXISTS {SERVICE_SCHEMA}; \

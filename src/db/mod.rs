@@ -1,6 +1,7 @@
 //! Database access: the connection pool, the app's tables, migrations, the start-up schema
 //! check and the queries (`repo`). Nothing here knows about HTTP or SCIM.
 
+pub mod connect;
 pub mod migrations;
 pub mod repo;
 pub mod schema;
@@ -14,29 +15,31 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::config::DatabaseSettings;
 
 pub type DbPool = Pool<AsyncPgConnection>;
 pub type PooledConnection = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
+pub use connect::ConnectOptions;
 pub use diesel_async::pooled_connection::deadpool::PoolError;
 
 /// Builds the pool. Connections are opened lazily; each one gets the configured
 /// `statement_timeout` and `application_name` when it is opened.
-pub fn build_pool(settings: &DatabaseSettings, url: &str) -> anyhow::Result<DbPool> {
+pub fn build_pool(settings: &DatabaseSettings, target: &ConnectOptions) -> anyhow::Result<DbPool> {
     let statement_timeout = settings.statement_timeout_ms.to_string();
     let application_name = settings.application_name.clone();
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     // A checked-out connection is not pinged first: that would double the round trips of every
     // request. A dead connection fails its query, is discarded, and the request answers 503.
     manager_config.recycling_method = RecyclingMethod::Fast;
-    manager_config.custom_setup = Box::new(move |url| {
-        let url = url.to_owned();
+    let setup_target = target.clone();
+    manager_config.custom_setup = Box::new(move |_url| {
+        let target = setup_target.clone();
         let statement_timeout = statement_timeout.clone();
         let application_name = application_name.clone();
         Box::pin(async move {
-            let mut conn = AsyncPgConnection::establish(&url).await?;
+            let mut conn = target.connect().await?;
             diesel::sql_query(
                 "SELECT set_config('statement_timeout', $1, false), \
                         set_config('application_name', $2, false)",
@@ -49,7 +52,8 @@ pub fn build_pool(settings: &DatabaseSettings, url: &str) -> anyhow::Result<DbPo
             Ok(conn)
         })
     });
-    let manager = AsyncDieselConnectionManager::new_with_config(url, manager_config);
+    // The URL given to the manager is unused: `custom_setup` connects through `target`.
+    let manager = AsyncDieselConnectionManager::new_with_config("", manager_config);
     let timeout = Duration::from_millis(settings.acquire_timeout_ms);
     Ok(Pool::builder(manager)
         .max_size(settings.pool_max_size)
@@ -58,11 +62,6 @@ pub fn build_pool(settings: &DatabaseSettings, url: &str) -> anyhow::Result<DbPo
         .recycle_timeout(Some(timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .build()?)
-}
-
-/// Opens one connection outside the pool (CLI commands, migrations).
-pub async fn connect(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
-    AsyncPgConnection::establish(url).await
 }
 
 /// The URL without its password, for messages.

@@ -91,3 +91,35 @@ async fn an_exhausted_pool_answers_503_after_the_acquire_timeout() {
     drop(blocker);
     assert_eq!(stuck.await.unwrap().unwrap().status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn the_apps_prisma_url_works_and_tls_is_used_when_the_server_offers_it() {
+    let app = TestApp::spawn_with(Options {
+        url_query: Some("sslmode=require&schema=public&connection_limit=5&pool_timeout=10"),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        app.get("/Users").send().await.unwrap().status().as_u16(),
+        200
+    );
+    let server_tls = app.db.text("SELECT current_setting('ssl')").await;
+    let encrypted = app
+        .db
+        .count(&format!(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = '{}' AND a.application_name = 'scim-sidecar' AND s.ssl",
+            app.db.name
+        ))
+        .await;
+    if server_tls.as_deref() == Some("on") {
+        assert!(
+            encrypted >= 1,
+            "sslmode=require, yet the pool's connections are not encrypted"
+        );
+    } else {
+        // A private test cluster runs without TLS: then only the URL translation is proven.
+        eprintln!("PostgreSQL has ssl off here: TLS itself not exercised");
+        assert_eq!(encrypted, 0);
+    }
+}

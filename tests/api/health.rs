@@ -41,6 +41,7 @@ async fn health_endpoints_are_neither_authenticated_nor_licence_gated() {
     let app = TestApp::spawn_with(crate::helpers::Options {
         license: None,
         extra_env: vec![("SCIM_ENABLED", "false".into())],
+        ..Default::default()
     })
     .await;
     for path in ["/healthz", "/readyz"] {

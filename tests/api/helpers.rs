@@ -220,7 +220,8 @@ async fn template_name() -> &'static String {
                 devdb::apply_app_schema(&url)
                     .await
                     .expect("template app schema");
-                migrations::run_pending(&url)
+                let target = scim_sidecar::db::ConnectOptions::from_url(&url, None).unwrap();
+                migrations::run_pending(&target)
                     .await
                     .expect("template migrations");
                 let rename = format!(
@@ -307,6 +308,8 @@ pub struct Options {
     /// `Some(claims)`: a licence key signed by the test issuer; `None`: no key configured.
     pub license: Option<LicenseClaims>,
     pub extra_env: Vec<(&'static str, String)>,
+    /// Appended to the test database's URL as its query string (e.g. `sslmode=require`).
+    pub url_query: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -314,14 +317,19 @@ impl Default for Options {
         Self {
             license: Some(valid_claims()),
             extra_env: Vec::new(),
+            url_query: None,
         }
     }
 }
 
 /// Settings as an operator would give them, through the environment.
 pub fn settings_for(db_url: &str, options: &Options) -> Settings {
+    let url = match options.url_query {
+        Some(query) => format!("{db_url}?{query}"),
+        None => db_url.to_owned(),
+    };
     let mut env: HashMap<String, String> = HashMap::from([
-        ("DATABASE_URL".into(), db_url.to_owned()),
+        ("DATABASE_URL".into(), url),
         ("SOURCEBOT_ENCRYPTION_KEY".into(), ENCRYPTION_KEY.into()),
         ("SCIM_LISTEN".into(), "127.0.0.1:0".into()),
         ("SCIM__DATABASE__POOL_MAX_SIZE".into(), "8".into()),

@@ -171,6 +171,7 @@ async fn eddsa_and_rs256_keys_are_accepted() {
                 ("SCIM_LICENSE_PUBLIC_KEY_FILE", public.display().to_string()),
                 ("SCIM__LICENSE__ALGORITHM", "RS256".into()),
             ],
+            ..Default::default()
         },
     );
     assert!(Application::build(&rs).await.is_ok());
@@ -221,6 +222,7 @@ async fn an_org_licence_row_grants_scim_and_losing_it_takes_effect_within_the_bo
     let app = TestApp::spawn_with(Options {
         license: None,
         extra_env: vec![("SCIM__LICENSE__ORG_REFRESH_SECS", "1".into())],
+        ..Default::default()
     })
     .await;
     assert_scim_error(app.get("/ServiceProviderConfig").send().await.unwrap(), 403).await;
@@ -268,6 +270,7 @@ async fn a_stale_or_inactive_org_licence_row_does_not_grant() {
     let app = TestApp::spawn_with(Options {
         license: None,
         extra_env: vec![("SCIM__LICENSE__ORG_REFRESH_SECS", "0".into())],
+        ..Default::default()
     })
     .await;
     for (status, synced) in [
