@@ -98,10 +98,12 @@ pub async fn create(
             Some(member) => {
                 users::update_membership(conn, caller.org_id, &user_id, wants_active, external_id)
                     .await?;
-                if wants_active {
-                    let action = AuditAction::MemberReactivated;
-                    audit_change(conn, caller, action, &user_id, json!({}), now).await?;
-                }
+                let action = if wants_active {
+                    AuditAction::MemberReactivated
+                } else {
+                    AuditAction::UserUpdated
+                };
+                audit_change(conn, caller, action, &user_id, json!({}), now).await?;
                 if member.hidden {
                     PostOutcome::Created
                 } else {
@@ -126,7 +128,8 @@ async fn find_or_create_user(
 ) -> Result<String, ApiError> {
     for _ in 0..2 {
         if let Some((id, stored_email)) = users::find_user_by_email(conn, email).await? {
-            if users::lock_memberships_elsewhere(conn, caller.org_id, &id).await? == 0 {
+            let orgs = users::lock_memberships(conn, &id).await?;
+            if orgs.iter().all(|org| *org == caller.org_id) {
                 // An app user who signed up before SCIM and belongs to no other org: the IdP's
                 // profile becomes theirs, and their address is stored lower-cased like every
                 // SCIM userName.
@@ -163,7 +166,7 @@ pub async fn update(
 ) -> Result<Member, ApiError> {
     conn.transaction(async |conn| {
         users::lock_org_memberships(conn, caller.org_id).await?;
-        let member = visible_for_update(conn, caller, user_id).await?;
+        let (member, shared) = lock_visible(conn, caller, user_id).await?;
         check_precondition(&member, if_match)?;
         let record = &member.record;
         let mut doc = match change {
@@ -180,13 +183,18 @@ pub async fn update(
 
         // The "User" row is shared with every org the user belongs to, in any state: while
         // there is another, this org's IdP may neither re-address the account (which would
-        // hand the other org's member to whoever owns the new address) nor rename it.
-        let shared = users::lock_memberships_elsewhere(conn, caller.org_id, user_id).await? > 0;
-        let new_email = write
-            .email
-            .as_deref()
-            .filter(|email| record.email.as_deref() != Some(*email));
-        if let Some(email) = new_email {
+        // hand the other org's member to whoever owns the new address) nor rename it. A
+        // difference in case only is no new address: it is stored lower-cased when the
+        // account is this org's alone, and left as it is otherwise.
+        let (email_change, readdressed) = match (write.email.as_deref(), record.email.as_deref()) {
+            (Some(new), Some(current)) if new == current => (None, false),
+            (Some(new), Some(current)) if new.eq_ignore_ascii_case(current) => {
+                ((!shared).then_some(new), false)
+            }
+            (Some(new), _) => (Some(new), true),
+            (None, _) => (None, false),
+        };
+        if readdressed {
             if shared {
                 return Err(ScimError::bad_request(
                     ScimType::Mutability,
@@ -194,10 +202,11 @@ pub async fn update(
                 )
                 .into());
             }
-            if users::email_taken(conn, email, user_id).await? {
-                return Err(
-                    ScimError::conflict("Another account already has this userName.").into(),
-                );
+            if let Some(email) = email_change {
+                if users::email_taken(conn, email, user_id).await? {
+                    let detail = "Another account already has this userName.";
+                    return Err(ScimError::conflict(detail).into());
+                }
             }
         }
         if write.external_id != record.external_id {
@@ -209,7 +218,7 @@ pub async fn update(
             .as_deref()
             .filter(|name| !shared && record.name.as_deref() != Some(*name));
         let profile_changed = write.attributes != record.attributes
-            || new_email.is_some()
+            || email_change.is_some()
             || new_name.is_some()
             || write.external_id != record.external_id;
 
@@ -227,7 +236,7 @@ pub async fn update(
         }
         if profile_changed || active != record.active {
             let changes = UserChanges {
-                email: new_email,
+                email: email_change,
                 name: new_name,
                 updated_at: now,
             };
@@ -262,7 +271,7 @@ pub async fn delete(
 ) -> Result<(), ApiError> {
     conn.transaction(async |conn| {
         users::lock_org_memberships(conn, caller.org_id).await?;
-        let member = visible_for_update(conn, caller, user_id).await?;
+        let (member, _) = lock_visible(conn, caller, user_id).await?;
         check_precondition(&member, if_match)?;
         let now = now();
         if member.record.active {
@@ -278,6 +287,9 @@ pub async fn delete(
             )
             .await?;
         }
+        // The externalId goes with the hidden membership, so that the IdP can give it to
+        // someone else; a POST restoring this user sets it again.
+        users::update_membership(conn, caller.org_id, user_id, false, None).await?;
         users::save_profile(
             conn,
             caller.org_id,
@@ -378,13 +390,20 @@ async fn ensure_external_id_free(
     Ok(())
 }
 
-async fn visible_for_update(
+/// The caller's visible membership of `user_id`, after locking all of the user's memberships;
+/// and whether the account also belongs to another org.
+async fn lock_visible(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
     user_id: &str,
-) -> Result<Member, ApiError> {
-    match users::find_for_update(conn, caller.org_id, user_id).await? {
-        Some(member) if !member.hidden => Ok(member),
+) -> Result<(Member, bool), ApiError> {
+    let orgs = users::lock_memberships(conn, user_id).await?;
+    if !orgs.contains(&caller.org_id) {
+        return Err(not_found());
+    }
+    let shared = orgs.iter().any(|org| *org != caller.org_id);
+    match users::find(conn, caller.org_id, user_id).await? {
+        Some(member) if !member.hidden => Ok((member, shared)),
         _ => Err(not_found()),
     }
 }

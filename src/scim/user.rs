@@ -12,6 +12,9 @@ use sha2::{Digest, Sha256};
 use super::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 use super::{ScimError, ScimType};
 
+/// The type of the user's address when the IdP gave none.
+pub const DEFAULT_EMAIL_TYPE: &str = "work";
+
 /// Longest accepted e-mail address (RFC 5321 path limit).
 const MAX_EMAIL_LEN: usize = 254;
 
@@ -46,6 +49,10 @@ impl UserRecord {
                 .cloned()
                 .unwrap_or_default();
             entry.insert("value".into(), Value::String(email.clone()));
+            // The type every reader assumes (filters, the answer); `to_write` drops it again.
+            entry
+                .entry("type")
+                .or_insert_with(|| json!(DEFAULT_EMAIL_TYPE));
             doc.insert("emails".into(), Value::Array(vec![Value::Object(entry)]));
         }
         doc.insert("active".into(), Value::Bool(self.active));
@@ -63,7 +70,6 @@ impl UserRecord {
         doc.entry("userName")
             .or_insert_with(|| Value::String(self.id.clone()));
         if let Some(Value::Object(entry)) = doc.get_mut("emails").and_then(|e| e.get_mut(0)) {
-            entry.entry("type").or_insert_with(|| json!("work"));
             entry.insert("primary".into(), Value::Bool(true));
         }
         if let Some(app_name) = self.name.as_deref().filter(|n| !n.trim().is_empty()) {
@@ -205,10 +211,17 @@ pub fn to_write(
                     ));
                 }
             }
-            // The address itself comes from userName; only its type and display are kept.
+            // The address itself comes from userName; only its display and a type other than
+            // the default are kept.
             let kept: Map<String, Value> = entry
                 .into_iter()
-                .filter(|(k, _)| k == "type" || k == "display")
+                .filter(|(key, value)| match key.as_str() {
+                    "display" => true,
+                    "type" => value
+                        .as_str()
+                        .is_some_and(|t| !t.eq_ignore_ascii_case(DEFAULT_EMAIL_TYPE)),
+                    _ => false,
+                })
                 .collect();
             if !kept.is_empty() {
                 attributes.insert("emails".into(), Value::Array(vec![Value::Object(kept)]));
@@ -216,22 +229,18 @@ pub fn to_write(
         }
     }
 
+    // `"User".name` is only replaced by a whole name: a lone given or family name would drop
+    // the other half of the name the app knows.
+    let name = doc.get("name");
+    let part = |key: &str| name.and_then(|n| n.get(key)).and_then(Value::as_str);
     let display_name = doc
         .get("displayName")
         .and_then(Value::as_str)
-        .or_else(|| {
-            doc.get("name")
-                .and_then(|n| n.get("formatted"))
-                .and_then(Value::as_str)
-        })
+        .or_else(|| part("formatted"))
         .map(str::to_owned)
-        .or_else(|| {
-            let name = doc.get("name")?;
-            let joined: Vec<&str> = ["givenName", "familyName"]
-                .iter()
-                .filter_map(|part| name.get(part).and_then(Value::as_str))
-                .collect();
-            (!joined.is_empty()).then(|| joined.join(" "))
+        .or_else(|| match (part("givenName"), part("familyName")) {
+            (Some(given), Some(family)) => Some(format!("{given} {family}")),
+            _ => None,
         });
 
     Ok(UserWrite {
@@ -388,7 +397,7 @@ mod tests {
         assert_eq!(write.display_name.as_deref(), Some("Jane Doe"));
         assert_eq!(
             Value::Object(write.attributes),
-            json!({"name": {"givenName": "Jane", "familyName": "Doe"}, "emails": [{"type": "work"}], "title": "Engineer"})
+            json!({"name": {"givenName": "Jane", "familyName": "Doe"}, "title": "Engineer"})
         );
     }
 
@@ -408,7 +417,10 @@ mod tests {
     fn patching_starts_from_what_the_idp_set_not_from_derived_names() {
         let stored = record().stored_document();
         assert!(stored.get("displayName").is_none() && stored.get("name").is_none());
-        assert_eq!(stored["emails"], json!([{"value": "jane@example.com"}]));
+        assert_eq!(
+            stored["emails"],
+            json!([{"value": "jane@example.com", "type": "work"}])
+        );
         let write = to_write(&stored, Some(&record())).unwrap();
         assert_eq!(write.attributes, record().attributes);
         assert_eq!(write.display_name, None);
@@ -437,6 +449,40 @@ mod tests {
         follow_changed_address(both.as_object_mut().unwrap(), Some("old@example.com"));
         assert_eq!(both["userName"], "a@example.com");
         assert_eq!(both["emails"][0]["value"], "b@example.com");
+    }
+
+    #[test]
+    fn only_a_whole_name_renames_the_account() {
+        let cases = [
+            (json!({"name": {"familyName": "Smith"}}), None),
+            (
+                json!({"name": {"givenName": "Jo", "familyName": "Smith"}}),
+                Some("Jo Smith"),
+            ),
+            (
+                json!({"name": {"formatted": "Dr. Jo Smith", "givenName": "Jo"}}),
+                Some("Dr. Jo Smith"),
+            ),
+            (
+                json!({"displayName": "Jo", "name": {"familyName": "Smith"}}),
+                Some("Jo"),
+            ),
+        ];
+        for (mut doc, expected) in cases {
+            doc["userName"] = json!("jo@example.com");
+            let write = to_write(doc.as_object().unwrap(), None).unwrap();
+            assert_eq!(write.display_name.as_deref(), expected, "{doc}");
+        }
+    }
+
+    #[test]
+    fn the_default_email_type_is_not_stored_but_others_are() {
+        let doc =
+            |kind: &str| json!({"userName": "a@b.c", "emails": [{"value": "a@b.c", "type": kind}]});
+        let work = to_write(doc("Work").as_object().unwrap(), None).unwrap();
+        assert!(!work.attributes.contains_key("emails"));
+        let home = to_write(doc("home").as_object().unwrap(), None).unwrap();
+        assert_eq!(home.attributes["emails"], json!([{"type": "home"}]));
     }
 
     #[test]

@@ -320,3 +320,134 @@ where
     let responses = futures_util::future::join_all(requests).await;
     responses.iter().map(|r| r.status().as_u16()).collect()
 }
+
+#[tokio::test]
+async fn two_orgs_changing_one_shared_person_at_once_never_deadlock() {
+    let app = TestApp::spawn().await;
+    let other_org = app.db.create_org("Globex").await;
+    let other_token = app.db.create_token(other_org, "globex").await;
+    let user = app.create_user("shared@example.com", "a-1").await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let adopted = app
+        .client
+        .post(format!("{}/Users", app.base))
+        .bearer_auth(&other_token)
+        .json(&okta_user("shared@example.com", "g-1", "Sha", "Red"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(adopted.status().as_u16(), 201);
+    let patch = |token: &str, active: bool| {
+        app.client
+            .patch(format!("{}/Users/{id}", app.base))
+            .bearer_auth(token)
+            .json(&json!({"Operations": [{"op": "replace", "value": {"active": active}}]}))
+            .send()
+    };
+    let requests = (0..24).map(|i| {
+        let token = if i % 2 == 0 {
+            app.token.as_str()
+        } else {
+            other_token.as_str()
+        };
+        patch(token, i % 4 < 2)
+    });
+    let responses = futures_util::future::join_all(requests).await;
+    let statuses: Vec<u16> = responses
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_shared_account_spelled_with_capitals_can_still_be_deprovisioned() {
+    let app = TestApp::spawn().await;
+    let other_org = app.db.create_org("Globex").await;
+    app.db
+        .run_sql(&format!(
+            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('pat', 'Pat@Example.com', 'Pat', now()); \
+             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\") VALUES ({other_org}, 'pat');"
+        ))
+        .await;
+    assert_eq!(
+        app.post_user(&okta_user("pat@example.com", "a-pat", "Pat", "E"))
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+    let deactivated = app
+        .patch_user(
+            "pat",
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .await;
+    assert_eq!(deactivated.status().as_u16(), 200);
+    assert!(!app.is_active("pat").await);
+    // The other org's spelling of the shared account is left alone.
+    assert_eq!(
+        app.db
+            .text("SELECT email FROM \"User\" WHERE id = 'pat'")
+            .await
+            .as_deref(),
+        Some("Pat@Example.com")
+    );
+    let mut profile: Value = app.get_json("/Users/pat").await;
+    profile["active"] = json!(true);
+    let put = app
+        .request(reqwest::Method::PUT, "/Users/pat")
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn deleting_a_member_frees_its_external_id_for_someone_else() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("first@example.com", "jdoe").await;
+    let id = user["id"].as_str().unwrap();
+    let deleted = app
+        .request(reqwest::Method::DELETE, &format!("/Users/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    let second = app
+        .post_user(&okta_user("second@example.com", "jdoe", "J", "Doe"))
+        .await;
+    assert_eq!(second.status().as_u16(), 201);
+    // The first person comes back with an externalId of their own.
+    let restored = app
+        .post_user(&okta_user("first@example.com", "jdoe-1", "F", "Irst"))
+        .await;
+    assert_eq!(restored.status().as_u16(), 201);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM \"UserToOrg\" WHERE \"scimExternalId\" = 'jdoe'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_post_that_keeps_a_member_inactive_is_audited() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("idle@example.com", "idle").await;
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(
+        app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let mut body = okta_user("idle@example.com", "idle-2", "I", "Dle");
+    body["active"] = json!(false);
+    let response = app.post_user(&body).await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(!app.is_active(id).await);
+    assert_eq!(app.audit_count("user.updated", id).await, 1);
+}

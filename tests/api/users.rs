@@ -861,3 +861,59 @@ async fn every_supported_filter_is_answered_by_an_index() {
         }
     }
 }
+
+#[tokio::test]
+async fn entra_work_email_replace_works_for_a_user_created_without_an_email_type() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .post_user(&json!({"userName": "plain@example.com", "externalId": "p1"}))
+        .await;
+    assert_eq!(created.status().as_u16(), 201);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let replaced = app
+        .patch_user(&id, json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "plain.new@example.com"}]))
+        .await;
+    assert_eq!(replaced.status().as_u16(), 200);
+    let body: Value = replaced.json().await.unwrap();
+    assert_eq!(body["userName"], "plain.new@example.com");
+    assert_eq!(
+        body["emails"],
+        json!([{"value": "plain.new@example.com", "type": "work", "primary": true}])
+    );
+}
+
+#[tokio::test]
+async fn a_partial_name_patch_keeps_the_name_the_app_knows() {
+    let app = TestApp::spawn().await;
+    app.db
+        .run_sql("INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('jane', 'jane@example.com', 'Jane Doe', now())")
+        .await;
+    assert_eq!(
+        app.post_user(&json!({"userName": "jane@example.com"}))
+            .await
+            .status()
+            .as_u16(),
+        201
+    );
+    let patched = app
+        .patch_user(
+            "jane",
+            json!([{"op": "replace", "path": "name.familyName", "value": "Smith"}]),
+        )
+        .await;
+    assert_eq!(patched.status().as_u16(), 200);
+    assert_eq!(
+        patched.json::<Value>().await.unwrap()["name"]["familyName"],
+        "Smith"
+    );
+    assert_eq!(
+        app.db
+            .text("SELECT name FROM \"User\" WHERE id = 'jane'")
+            .await
+            .as_deref(),
+        Some("Jane Doe")
+    );
+}

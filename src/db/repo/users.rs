@@ -123,27 +123,21 @@ pub async fn find(
     .map(|row| row.map(Member::from))
 }
 
-/// Like `find`, after locking the membership row until the transaction ends.
-pub async fn find_for_update(
+/// Locks every membership of the user, in every org and in org order, until the transaction
+/// ends, and returns those orgs. Every writer locks a person's memberships this one way (one
+/// statement, one order), so two orgs provisioning the same person queue instead of
+/// deadlocking.
+pub async fn lock_memberships(
     conn: &mut AsyncPgConnection,
-    org_id: i32,
     user_id: &str,
-) -> QueryResult<Option<Member>> {
-    let locked = user_to_org::table
-        .filter(
-            user_to_org::org_id
-                .eq(org_id)
-                .and(user_to_org::user_id.eq(user_id)),
-        )
-        .select(user_to_org::user_id)
-        .for_update()
-        .first::<String>(conn)
+) -> QueryResult<Vec<i32>> {
+    user_to_org::table
+        .filter(user_to_org::user_id.eq(user_id))
+        .order(user_to_org::org_id.asc())
+        .select(user_to_org::org_id)
+        .for_no_key_update()
+        .load(conn)
         .await
-        .optional()?;
-    match locked {
-        Some(_) => find(conn, org_id, user_id).await,
-        None => Ok(None),
-    }
 }
 
 /// A page of the org's visible members matching `filter`, ordered by id, and the total,
@@ -465,8 +459,9 @@ pub async fn count_other_active(
         .await
 }
 
-/// Locks the org's other active owners and returns how many there are: the app cannot demote
-/// or remove them while a deprovision relies on them.
+/// Counts the org's other active owners, key-share-locking them so that the app cannot remove
+/// them while a deprovision relies on them. A key-share lock does not conflict with the
+/// membership locks other writers hold, so it cannot close a deadlock cycle.
 pub async fn lock_other_active_owners(
     conn: &mut AsyncPgConnection,
     org_id: i32,
@@ -478,7 +473,7 @@ pub async fn lock_other_active_owners(
         .filter(user_to_org::is_active.eq(true))
         .filter(diesel::dsl::sql::<Bool>("role = 'OWNER'"))
         .select(user_to_org::user_id)
-        .for_update()
+        .for_key_share()
         .load::<String>(conn)
         .await
         .map(|owners| owners.len())
@@ -488,23 +483,6 @@ pub async fn lock_other_active_owners(
 struct CountRow {
     #[diesel(sql_type = BigInt)]
     total: i64,
-}
-
-/// Locks (shared) and counts the user's memberships in other orgs, active or not: the
-/// `"User"` row belongs to them too.
-pub async fn lock_memberships_elsewhere(
-    conn: &mut AsyncPgConnection,
-    org_id: i32,
-    user_id: &str,
-) -> QueryResult<usize> {
-    user_to_org::table
-        .filter(user_to_org::user_id.eq(user_id))
-        .filter(user_to_org::org_id.ne(org_id))
-        .select(user_to_org::org_id)
-        .for_share()
-        .load::<i32>(conn)
-        .await
-        .map(|orgs| orgs.len())
 }
 
 /// Whether the user is an active member of any org other than `org_id`.
