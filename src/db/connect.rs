@@ -8,11 +8,15 @@
 //!
 //! | `sslmode` | TLS | server certificate |
 //! |---|---|---|
-//! | `disable`, `allow` | no | - |
-//! | `prefer` (default) | when the server offers it | not verified (libpq's behaviour) |
+//! | `disable` | no | - |
+//! | `allow`, `prefer` (default) | when the server offers it (no plain-text retry after a failed handshake) | not verified (libpq's behaviour) |
 //! | `require` | yes | not verified, unless a CA is given: then as `verify-ca` |
-//! | `verify-ca` | yes | chain checked against the CA (`sslrootcert`, `database.tls_ca_file`, else the Mozilla roots) |
-//! | `verify-full` | yes | as `verify-ca`, and the host name must match |
+//! | `verify-ca` | yes | must chain to the given CA (`sslrootcert`, else `database.tls_ca_file`); no CA is an error |
+//! | `verify-full` | yes | as `verify-ca`, and the host name must match; without a CA, the Mozilla roots |
+//!
+//! A CA file may hold the server's own self-signed certificate: it is then accepted as pinned.
+//! Prisma's spelling works too: `sslcert` names the server's CA, and `sslaccept=strict` asks
+//! for `verify-full`.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -24,22 +28,21 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, Error as TlsError, SignatureScheme};
 use tokio_postgres::config::SslMode;
 use url::Url;
 
-/// Prisma's own parameters: meaningful to the app's client, unknown to PostgreSQL drivers.
+/// Prisma's client-side settings: meaningful to the app, unknown to PostgreSQL drivers.
 const PRISMA_ONLY: &[&str] = &[
     "connection_limit",
     "pool_timeout",
     "socket_timeout",
-    "sslaccept",
-    "sslidentity",
-    "sslpassword",
-    "sslcert",
-    "pgbouncer",
     "statement_cache_size",
 ];
+
+/// Query values never printed (see `db::redacted_url`).
+pub const SECRET_PARAMETERS: &[&str] = &["password", "sslpassword"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verification {
@@ -80,6 +83,10 @@ pub enum UrlError {
     Driver(String),
     #[error("the TLS CA file {0} cannot be used: {1}")]
     CaFile(PathBuf, String),
+    #[error("DATABASE_URL has sslmode=verify-ca without a CA: give it as sslrootcert or SCIM__DATABASE__TLS_CA_FILE (or use verify-full)")]
+    VerifyCaWithoutCa,
+    #[error("DATABASE_URL has {0}: {1}")]
+    Unsupported(&'static str, &'static str),
 }
 
 impl ConnectOptions {
@@ -91,35 +98,58 @@ impl ConnectOptions {
             return Err(UrlError::NotPostgres);
         }
         let mut ssl_mode = "prefer".to_owned();
-        let mut root_cert = ca_file.map(Path::to_path_buf);
+        let mut root_cert = None;
+        let mut prisma_ca = None;
+        let mut prisma_strict = false;
         let mut kept = Vec::new();
-        for (key, value) in parsed.query_pairs() {
-            match key.as_ref() {
-                "schema" if value != "public" => {
-                    return Err(UrlError::UnsupportedSchema(value.into_owned()))
-                }
+        for (key, value) in query_pairs(parsed.query().unwrap_or("")) {
+            match key.as_str() {
+                "schema" if value != "public" => return Err(UrlError::UnsupportedSchema(value)),
                 "schema" => {}
-                "sslmode" => ssl_mode = value.into_owned(),
-                "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
+                "sslmode" => ssl_mode = value,
+                "sslrootcert" => root_cert = Some(PathBuf::from(value)),
+                "sslcert" => prisma_ca = Some(PathBuf::from(value)),
+                "sslaccept" => prisma_strict = value == "strict",
+                "sslidentity" => {
+                    return Err(UrlError::Unsupported(
+                        "sslidentity",
+                        "client certificates are not supported",
+                    ))
+                }
+                "pgbouncer" if value == "true" => {
+                    return Err(UrlError::Unsupported(
+                        "pgbouncer=true",
+                        "the service needs session semantics (prepared statements, advisory locks); connect it to PostgreSQL or a session-mode pool",
+                    ))
+                }
+                "pgbouncer" => {}
                 key if PRISMA_ONLY.contains(&key) => {}
-                _ => kept.push((key.into_owned(), value.into_owned())),
+                _ => kept.push((key, value)),
             }
         }
+        let root_cert = root_cert
+            .or(prisma_ca)
+            .or_else(|| ca_file.map(Path::to_path_buf));
+        if prisma_strict && !matches!(ssl_mode.as_str(), "verify-ca" | "verify-full") {
+            ssl_mode = "verify-full".to_owned();
+        }
         let (driver_mode, verification) = match ssl_mode.as_str() {
-            "disable" | "allow" => (SslMode::Disable, Verification::None),
-            "prefer" => (SslMode::Prefer, Verification::None),
+            "disable" => (SslMode::Disable, Verification::None),
+            "allow" | "prefer" => (SslMode::Prefer, Verification::None),
             "require" if root_cert.is_some() => (SslMode::Require, Verification::Chain),
             "require" => (SslMode::Require, Verification::None),
+            "verify-ca" if root_cert.is_none() => return Err(UrlError::VerifyCaWithoutCa),
             "verify-ca" => (SslMode::Require, Verification::Chain),
             "verify-full" => (SslMode::Require, Verification::Full),
             other => return Err(UrlError::UnknownSslMode(other.to_owned())),
         };
-        parsed.query_pairs_mut().clear().extend_pairs(&kept);
-        let mut text = parsed.to_string();
-        if kept.is_empty() {
-            text = text.trim_end_matches('?').to_owned();
-        }
-        let mut config = tokio_postgres::Config::from_str(&text)
+        let query = kept
+            .iter()
+            .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
+            .collect::<Vec<_>>()
+            .join("&");
+        parsed.set_query((!query.is_empty()).then_some(query.as_str()));
+        let mut config = tokio_postgres::Config::from_str(parsed.as_str())
             .map_err(|error| UrlError::Driver(error.to_string()))?;
         config.ssl_mode(driver_mode);
         let tls = match driver_mode {
@@ -131,8 +161,16 @@ impl ConnectOptions {
 
     /// Opens one connection.
     pub async fn connect(&self) -> diesel::ConnectionResult<AsyncPgConnection> {
-        let failed =
-            |error: tokio_postgres::Error| ConnectionError::BadConnection(error.to_string());
+        // The driver's own message ("error performing TLS handshake") hides why; add the causes.
+        let failed = |error: tokio_postgres::Error| {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            ConnectionError::BadConnection(text)
+        };
         match &self.tls {
             None => {
                 let (client, connection) = self
@@ -151,6 +189,27 @@ impl ConnectOptions {
     }
 }
 
+/// `key=value` pairs of a URL query, percent-decoded as libpq does (`+` stays `+`).
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) => (decode(key), decode(value)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 fn client_config(
     verification: Verification,
     root_cert: Option<&Path>,
@@ -166,30 +225,35 @@ fn client_config(
             .with_no_client_auth(),
         Verification::Chain | Verification::Full => {
             let mut roots = rustls::RootCertStore::empty();
+            let mut pinned = Vec::new();
             match root_cert {
                 Some(path) => {
                     let certificates = CertificateDer::pem_file_iter(path)
                         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
                         .map_err(|error| UrlError::CaFile(path.to_path_buf(), error.to_string()))?;
-                    let (added, _) = roots.add_parsable_certificates(certificates);
+                    let (added, _) = roots.add_parsable_certificates(certificates.iter().cloned());
                     if added == 0 {
                         let problem = "no certificate in it".to_owned();
                         return Err(UrlError::CaFile(path.to_path_buf(), problem));
                     }
+                    pinned = certificates
+                        .into_iter()
+                        .map(CertificateDer::into_owned)
+                        .collect();
                 }
                 None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
             }
             let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|error| UrlError::Driver(error.to_string()))?;
-            let verifier: Arc<dyn ServerCertVerifier> = if verification == Verification::Full {
-                webpki
-            } else {
-                Arc::new(ChainOnly { webpki })
+            let verifier = Verifier {
+                webpki,
+                pinned,
+                check_name: verification == Verification::Full,
             };
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(verifier)
+                .with_custom_certificate_verifier(Arc::new(verifier))
                 .with_no_client_auth()
         }
     };
@@ -251,13 +315,17 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// libpq's `verify-ca`: the chain must be trusted, the name is not checked.
+/// libpq's `verify-ca` and `verify-full`: the chain must lead to a trusted root, or the
+/// server's certificate must be one of the given ones (a pinned self-signed certificate, as
+/// PostgreSQL's documentation sets it up); `verify-full` also checks the host name.
 #[derive(Debug)]
-struct ChainOnly {
+struct Verifier {
     webpki: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+    check_name: bool,
 }
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -266,6 +334,17 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, TlsError> {
+        if self
+            .pinned
+            .iter()
+            .any(|pinned| pinned.as_ref() == end_entity.as_ref())
+        {
+            if self.check_name {
+                let parsed = ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&parsed, server_name)?;
+            }
+            return Ok(ServerCertVerified::assertion());
+        }
         match self.webpki.verify_server_cert(
             end_entity,
             intermediates,
@@ -275,7 +354,7 @@ impl ServerCertVerifier for ChainOnly {
         ) {
             Err(TlsError::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -336,16 +415,22 @@ mod tests {
             .unwrap()
             .tls
             .is_none());
-        for mode in ["prefer", "require", "verify-ca", "verify-full"] {
+        for mode in ["allow", "prefer", "require", "verify-full"] {
             let options = target(&format!("postgres://db/app?sslmode={mode}")).unwrap();
             assert!(options.tls.is_some(), "{mode}");
-            let expected = if mode == "prefer" {
+            let lenient = matches!(mode, "allow" | "prefer");
+            let expected = if lenient {
                 SslMode::Prefer
             } else {
                 SslMode::Require
             };
             assert_eq!(options.config.get_ssl_mode(), expected, "{mode}");
         }
+        // Without a CA, verify-ca would trust any publicly issued certificate for any name.
+        assert_eq!(
+            target("postgres://db/app?sslmode=verify-ca").unwrap_err(),
+            UrlError::VerifyCaWithoutCa
+        );
         assert_eq!(
             target("postgres://db/app?sslmode=maybe").unwrap_err(),
             UrlError::UnknownSslMode("maybe".into())
@@ -361,6 +446,33 @@ mod tests {
         let result = ConnectOptions::from_url("postgres://db/app?sslmode=verify-ca", Some(&empty));
         std::fs::remove_file(&empty).ok();
         assert!(matches!(result, Err(UrlError::CaFile(..))));
+    }
+
+    #[test]
+    fn values_are_percent_decoded_as_libpq_does_and_passed_on_intact() {
+        let options =
+            target("postgres://db/app?options=-c%20search_path%3Dx&application_name=a+b").unwrap();
+        assert_eq!(options.config.get_options(), Some("-c search_path=x"));
+        assert_eq!(options.config.get_application_name(), Some("a+b"));
+    }
+
+    #[test]
+    fn prisma_tls_settings_are_honoured_and_client_certificates_refused() {
+        let missing_ca = target("postgres://db/app?sslmode=require&sslcert=/nonexistent.pem");
+        assert!(
+            matches!(missing_ca, Err(UrlError::CaFile(..))),
+            "sslcert is Prisma's CA"
+        );
+        let strict = target("postgres://db/app?sslaccept=strict").unwrap();
+        assert_eq!(strict.config.get_ssl_mode(), SslMode::Require);
+        assert!(matches!(
+            target("postgres://db/app?sslidentity=client.p12"),
+            Err(UrlError::Unsupported("sslidentity", _))
+        ));
+        assert!(matches!(
+            target("postgres://db/app?pgbouncer=true"),
+            Err(UrlError::Unsupported("pgbouncer=true", _))
+        ));
     }
 
     #[test]

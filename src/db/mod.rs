@@ -64,17 +64,25 @@ pub fn build_pool(settings: &DatabaseSettings, target: &ConnectOptions) -> anyho
         .build()?)
 }
 
-/// The URL without its password, for messages.
+/// The URL without its passwords (user info and query parameters), for messages.
 pub fn redacted_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "(unparseable database URL)".to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(unparseable database URL)".to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
     }
+    if let Some(query) = parsed.query().map(str::to_owned) {
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if connect::SECRET_PARAMETERS.contains(&key) => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        parsed.set_query(Some(&redacted.join("&")));
+    }
+    parsed.to_string()
 }
 
 /// Takes a transaction-scoped advisory lock `(namespace, key)`: released at commit or
@@ -91,4 +99,16 @@ pub async fn advisory_xact_lock(
         .execute(conn)
         .await
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacted_urls_hide_every_password() {
+        let shown = super::redacted_url(
+            "postgres://app:hunter2@db/sb?password=hunter3&sslpassword=hunter4&sslmode=require",
+        );
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert!(shown.contains("sslmode=require"), "{shown}");
+    }
 }

@@ -123,3 +123,32 @@ async fn the_apps_prisma_url_works_and_tls_is_used_when_the_server_offers_it() {
         assert_eq!(encrypted, 0);
     }
 }
+
+#[tokio::test]
+async fn verify_full_checks_the_host_name_against_the_given_ca() {
+    use scim_sidecar::startup::Application;
+    const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+    let db = crate::helpers::TestDb::migrated().await;
+    let server_tls = db.text("SELECT current_setting('ssl')").await;
+    let cert_file = db.text("SELECT current_setting('ssl_cert_file')").await;
+    if server_tls.as_deref() != Some("on") || cert_file.as_deref() != Some(SNAKEOIL) {
+        eprintln!("PostgreSQL does not serve Debian's snakeoil certificate here: not exercised");
+        return;
+    }
+    let query = format!("sslmode=verify-full&sslrootcert={SNAKEOIL}");
+    // The certificate names `localhost`: reaching the server as 127.0.0.1 must fail...
+    let by_address =
+        crate::helpers::settings_for(&format!("{}?{query}", db.url), &Options::default());
+    let refused = Application::build(&by_address)
+        .await
+        .err()
+        .expect("127.0.0.1 must be refused");
+    assert!(
+        format!("{refused:#}").contains("not valid for name"),
+        "{refused:#}"
+    );
+    // ...and as localhost must work.
+    let by_name = db.url.replacen("127.0.0.1", "localhost", 1);
+    let settings = crate::helpers::settings_for(&format!("{by_name}?{query}"), &Options::default());
+    assert!(Application::build(&settings).await.is_ok());
+}
