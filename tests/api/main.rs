@@ -3,10 +3,13 @@
 mod auth;
 mod cli;
 mod database;
+mod discovery;
 mod health;
 mod helpers;
+mod isolation;
 mod license;
 mod lifecycle;
+mod queries;
 mod replay;
 mod skeleton;
 mod users;

@@ -1,0 +1,70 @@
+//! Discovery documents describe what is implemented.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_scim_error, TestApp};
+
+#[tokio::test]
+async fn discovery_describes_users_truthfully() {
+    let app = TestApp::spawn().await;
+    let config: Value = app.get_json("/ServiceProviderConfig").await;
+    assert_eq!(config["patch"]["supported"], true);
+    assert_eq!(config["filter"]["supported"], true);
+    assert_eq!(config["filter"]["maxResults"], 200);
+    assert_eq!(config["etag"]["supported"], true);
+    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(config["sort"]["supported"], false);
+
+    let types: Value = app.get_json("/ResourceTypes").await;
+    assert_eq!(types["totalResults"], 1);
+    assert_eq!(types["Resources"][0]["endpoint"], "/Users");
+    let user_type: Value = app.get_json("/ResourceTypes/User").await;
+    assert_eq!(
+        user_type["schema"],
+        "urn:ietf:params:scim:schemas:core:2.0:User"
+    );
+    assert_scim_error(app.get("/ResourceTypes/Group").send().await.unwrap(), 404).await;
+
+    let schemas: Value = app.get_json("/Schemas").await;
+    assert_eq!(schemas["totalResults"], 2);
+    let user_schema: Value = app
+        .get_json("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+        .await;
+    let names: Vec<&str> = user_schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "userName",
+        "name",
+        "displayName",
+        "emails",
+        "active",
+        "externalId",
+        "title",
+        "phoneNumbers",
+    ] {
+        assert!(names.contains(&name), "{name} missing from /Schemas");
+    }
+    assert!(!names.contains(&"password") && !names.contains(&"groups"));
+    assert_scim_error(app.get("/Schemas/urn:nope").send().await.unwrap(), 404).await;
+    for path in ["/Schemas", "/ResourceTypes", "/Users/x"] {
+        assert_scim_error(
+            app.request(Method::POST, path)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+            405,
+        )
+        .await;
+    }
+    assert_scim_error(
+        app.request(Method::DELETE, "/Users").send().await.unwrap(),
+        405,
+    )
+    .await;
+}
