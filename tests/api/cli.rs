@@ -184,11 +184,7 @@ async fn serve_migrates_on_start_when_configured() {
 #[tokio::test]
 async fn serve_stops_cleanly_on_sigterm_and_the_health_probe_follows_it() {
     let db = TestDb::migrated().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut vars = db_vars(&db);
     vars.push(("SCIM_LISTEN", format!("127.0.0.1:{port}")));
     let mut serve = command(&["serve"], &with(&vars))
@@ -196,16 +192,7 @@ async fn serve_stops_cleanly_on_sigterm_and_the_health_probe_follows_it() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let client = reqwest::Client::new();
-    let serving = eventually(Duration::from_secs(30), || async {
-        client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-    assert!(serving.is_some(), "serve never answered /healthz");
+    wait_until_serving(&reqwest::Client::new(), port).await;
     let listen = format!("127.0.0.1:{port}");
     let probe = run(&["health"], &[("SCIM_LISTEN", &listen)]);
     assert!(probe.status.success(), "{}", stderr(&probe));
@@ -353,18 +340,21 @@ fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     }
 }
 
-#[tokio::test]
-async fn sigterm_lets_in_flight_requests_finish() {
-    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+/// A migrated database with an org, its token "okta", and the variables that serve it on a
+/// free port with a valid licence.
+struct Licensed {
+    db: TestDb,
+    token: String,
+    port: u16,
+    vars: Vec<(&'static str, String)>,
+}
+
+async fn licensed() -> Licensed {
     let db = TestDb::migrated().await;
     let org = db.create_org("Acme").await;
     let token = db.create_token(org, "okta").await;
     let (issuer, public_key) = crate::helpers::issuer();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut vars = db_vars(&db);
     vars.push(("SCIM_LISTEN", format!("127.0.0.1:{port}")));
     vars.push((
@@ -375,6 +365,43 @@ async fn sigterm_lets_in_flight_requests_finish() {
         "SCIM_LICENSE_PUBLIC_KEY_FILE",
         public_key.display().to_string(),
     ));
+    Licensed {
+        db,
+        token,
+        port,
+        vars,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_until_serving(client: &reqwest::Client, port: u16) {
+    let serving = eventually(Duration::from_secs(30), || async {
+        client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(serving.is_some(), "serve never answered /healthz");
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let Licensed {
+        db,
+        token,
+        port,
+        vars,
+    } = licensed().await;
     let mut serve = command(&["serve"], &with(&vars))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -382,15 +409,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .unwrap();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let serving = eventually(Duration::from_secs(30), || async {
-        client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-    assert!(serving.is_some(), "serve never answered /healthz");
+    wait_until_serving(&client, port).await;
 
     // Hold a lock that the list query must wait for, so the request is in flight.
     let mut blocker = diesel_async::AsyncPgConnection::establish(&db.url)
@@ -434,25 +453,12 @@ async fn sigterm_lets_in_flight_requests_finish() {
 
 #[tokio::test]
 async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
-    let db = TestDb::migrated().await;
-    let org = db.create_org("Acme").await;
-    let token = db.create_token(org, "okta").await;
-    let (issuer, public_key) = crate::helpers::issuer();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut vars = db_vars(&db);
-    vars.push(("SCIM_LISTEN", format!("127.0.0.1:{port}")));
-    vars.push((
-        "SCIM_LICENSE_KEY",
-        issuer.sign(&crate::helpers::valid_claims()),
-    ));
-    vars.push((
-        "SCIM_LICENSE_PUBLIC_KEY_FILE",
-        public_key.display().to_string(),
-    ));
+    let Licensed {
+        db,
+        token,
+        port,
+        mut vars,
+    } = licensed().await;
     vars.push(("SCIM_LOG_FORMAT", "json".into()));
     vars.push(("RUST_LOG", "trace".into()));
     // Logs go to a file: at trace level a pipe nobody reads would fill up and stall the server.
@@ -465,15 +471,7 @@ async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
         .unwrap();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let serving = eventually(Duration::from_secs(30), || async {
-        client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-    assert!(serving.is_some(), "serve never answered /healthz");
+    wait_until_serving(&client, port).await;
 
     let created = client
         .post(format!("{base}/scim/v2/Users"))
