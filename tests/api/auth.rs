@@ -96,24 +96,10 @@ async fn a_revoked_token_stops_working_within_the_cache_bound() {
     })
     .await;
     // Authenticate once so the token is cached, then revoke it behind the server's back.
-    assert_eq!(
-        app.get("/ServiceProviderConfig")
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.status("/ServiceProviderConfig").await, 200);
     app.db.run_sql("DELETE FROM \"ScimToken\"").await;
     let took = eventually(Duration::from_secs(5), || async {
-        app.get("/ServiceProviderConfig")
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-            == 401
+        app.status("/ServiceProviderConfig").await == 401
     })
     .await
     .expect("the revoked token kept working");
@@ -132,15 +118,7 @@ async fn last_used_at_is_recorded_at_most_once_per_interval() {
             .await
     };
     assert_eq!(last_used().await, None);
-    assert_eq!(
-        app.get("/ServiceProviderConfig")
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.status("/ServiceProviderConfig").await, 200);
     let recorded = eventually(Duration::from_secs(5), || async {
         last_used().await.is_some()
     })
@@ -148,15 +126,7 @@ async fn last_used_at_is_recorded_at_most_once_per_interval() {
     assert!(recorded.is_some(), "lastUsedAt never written");
     let first = last_used().await;
     for _ in 0..5 {
-        assert_eq!(
-            app.get("/ServiceProviderConfig")
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-            200
-        );
+        assert_eq!(app.status("/ServiceProviderConfig").await, 200);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(

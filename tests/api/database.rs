@@ -22,10 +22,7 @@ async fn connections_carry_the_application_name_and_statement_timeout() {
         ..Default::default()
     })
     .await;
-    assert_eq!(
-        app.get("/Users").send().await.unwrap().status().as_u16(),
-        200
-    );
+    assert_eq!(app.status("/Users").await, 200);
     let named = app
         .db
         .count(&format!(
@@ -99,10 +96,7 @@ async fn the_apps_prisma_url_works_and_tls_is_used_when_the_server_offers_it() {
         ..Default::default()
     })
     .await;
-    assert_eq!(
-        app.get("/Users").send().await.unwrap().status().as_u16(),
-        200
-    );
+    assert_eq!(app.status("/Users").await, 200);
     let server_tls = app.db.text("SELECT current_setting('ssl')").await;
     let encrypted = app
         .db

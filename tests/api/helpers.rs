@@ -546,3 +546,10 @@ impl TestApp {
             .unwrap()
     }
 }
+
+impl TestApp {
+    /// The status of a GET of a SCIM path with the org's token.
+    pub async fn status(&self, path: &str) -> u16 {
+        self.get(path).send().await.unwrap().status().as_u16()
+    }
+}

@@ -188,23 +188,9 @@ async fn a_licence_expiring_while_serving_flips_requests_to_403_at_exp() {
         ..Default::default()
     })
     .await;
-    assert_eq!(
-        app.get("/ServiceProviderConfig")
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.status("/ServiceProviderConfig").await, 200);
     let flipped = eventually(Duration::from_secs(10), || async {
-        app.get("/ServiceProviderConfig")
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-            == 403
+        app.status("/ServiceProviderConfig").await == 403
     })
     .await;
     assert!(flipped.is_some(), "still granted after exp");
@@ -234,13 +220,7 @@ async fn an_org_licence_row_grants_scim_and_losing_it_takes_effect_within_the_bo
         ))
         .await;
     let granted = eventually(Duration::from_secs(5), || async {
-        app.get("/ServiceProviderConfig")
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-            == 200
+        app.status("/ServiceProviderConfig").await == 200
     })
     .await;
     assert!(granted.is_some(), "the row never granted");
@@ -249,13 +229,7 @@ async fn an_org_licence_row_grants_scim_and_losing_it_takes_effect_within_the_bo
         .run_sql("UPDATE \"License\" SET entitlements = '{search}'")
         .await;
     let revoked = eventually(Duration::from_secs(5), || async {
-        app.get("/ServiceProviderConfig")
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-            == 403
+        app.status("/ServiceProviderConfig").await == 403
     })
     .await
     .expect("losing scim never took effect");

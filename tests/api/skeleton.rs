@@ -104,15 +104,7 @@ async fn request_ids_are_echoed_or_generated() {
 #[tokio::test]
 async fn graceful_stop_lets_the_server_finish() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.get("/ServiceProviderConfig")
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.status("/ServiceProviderConfig").await, 200);
     app.stop().await;
     assert!(
         app.get("/ServiceProviderConfig").send().await.is_err(),

@@ -169,15 +169,7 @@ async fn delete_hides_the_user_and_a_later_post_restores_it_with_the_same_id() {
     let body: Value = restored.json().await.unwrap();
     assert_eq!(body["id"], id);
     assert!(app.is_active(id).await);
-    assert_eq!(
-        app.get(&format!("/Users/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.status(&format!("/Users/{id}")).await, 200);
 }
 
 #[tokio::test]
