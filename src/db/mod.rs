@@ -2,6 +2,9 @@
 //! check and the queries (`repo`). Nothing here knows about HTTP or SCIM.
 
 pub mod connect;
+pub mod explain;
+pub mod functions;
+pub mod locks;
 pub mod migrations;
 pub mod repo;
 pub mod schema;
@@ -83,22 +86,6 @@ pub fn redacted_url(url: &str) -> String {
         parsed.set_query(Some(&redacted.join("&")));
     }
     parsed.to_string()
-}
-
-/// Takes a transaction-scoped advisory lock `(namespace, key)`: released at commit or
-/// rollback. Namespaces are this service's constants, so they never collide with the app's.
-pub async fn advisory_xact_lock(
-    conn: &mut AsyncPgConnection,
-    namespace: i32,
-    key: i32,
-) -> diesel::QueryResult<()> {
-    use diesel::sql_types::Integer;
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
-        .bind::<Integer, _>(namespace)
-        .bind::<Integer, _>(key)
-        .execute(conn)
-        .await
-        .map(drop)
 }
 
 #[cfg(test)]

@@ -9,15 +9,14 @@ use serde_json::Value;
 
 use super::response::{scim_base_url, scim_json};
 use crate::auth::AuthContext;
-use crate::db::repo::users::{self, Member};
 use crate::error::ApiError;
 use crate::provisioning::{self, Caller, Change, PostOutcome};
 use crate::scim::discovery::list_response;
 use crate::scim::filter::parse_filter;
 use crate::scim::patch::parse_patch;
-use crate::scim::query::{user_filter, Page};
+use crate::scim::query::Page;
 use crate::scim::resource::normalize_body;
-use crate::scim::user::etag_matches;
+use crate::scim::user::{etag_matches, UserRecord};
 use crate::state::AppState;
 
 fn caller(context: &AuthContext) -> Caller<'_> {
@@ -41,10 +40,10 @@ fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
 }
 
 /// A single User with its `ETag` (and `Location` when created).
-fn user_response(status: StatusCode, member: &Member, base: &str) -> HttpResponse {
-    let body = member.record.render(base);
+fn user_response(status: StatusCode, user: &UserRecord, base: &str) -> HttpResponse {
+    let body = user.render(base);
     let mut response = scim_json(status, &body);
-    if let Ok(etag) = HeaderValue::from_str(&member.record.etag()) {
+    if let Ok(etag) = HeaderValue::from_str(&user.etag()) {
         response.headers_mut().insert(header::ETAG, etag);
     }
     if status == StatusCode::CREATED {
@@ -66,20 +65,14 @@ pub async fn list_users(
 ) -> Result<HttpResponse, ApiError> {
     let filter = param(&query, "filter")
         .filter(|text| !text.trim().is_empty())
-        .map(|text| parse_filter(text).and_then(|parsed| user_filter(&parsed)))
+        .map(parse_filter)
         .transpose()?;
     let page = Page::from_params(param(&query, "startIndex"), param(&query, "count"))?;
     let mut conn = state.pool.get().await?;
-    let (total, members) = users::list(
-        &mut conn,
-        context.org_id,
-        filter.as_ref(),
-        page.offset(),
-        page.count,
-    )
-    .await?;
+    let (total, users) =
+        provisioning::query::list(&mut conn, context.org_id, filter.as_ref(), page).await?;
     let base = scim_base_url(&state, &req);
-    let resources: Vec<Value> = members.iter().map(|m| m.record.render(&base)).collect();
+    let resources: Vec<Value> = users.iter().map(|user| user.render(&base)).collect();
     Ok(scim_json(
         StatusCode::OK,
         &list_response(resources, total, page.start_index),
@@ -93,12 +86,9 @@ pub async fn get_user(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    let member = users::find(&mut conn, context.org_id, &id)
-        .await?
-        .filter(|member| !member.hidden)
-        .ok_or_else(provisioning::not_found)?;
+    let user = provisioning::query::get(&mut conn, context.org_id, &id).await?;
     if let Some(tags) = header_value(&req, header::IF_NONE_MATCH) {
-        let current = member.record.etag();
+        let current = user.etag();
         if etag_matches(tags, &current) {
             let mut response = HttpResponse::NotModified().finish();
             if let Ok(etag) = HeaderValue::from_str(&current) {
@@ -109,7 +99,7 @@ pub async fn get_user(
     }
     Ok(user_response(
         StatusCode::OK,
-        &member,
+        &user,
         &scim_base_url(&state, &req),
     ))
 }
@@ -122,12 +112,12 @@ pub async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     let doc = normalize_body(&body)?;
     let mut conn = state.pool.get().await?;
-    let (member, outcome) = provisioning::create(&mut conn, caller(&context), doc).await?;
+    let (user, outcome) = provisioning::create(&mut conn, caller(&context), doc).await?;
     let status = match outcome {
         PostOutcome::Created => StatusCode::CREATED,
         PostOutcome::Updated => StatusCode::OK,
     };
-    Ok(user_response(status, &member, &scim_base_url(&state, &req)))
+    Ok(user_response(status, &user, &scim_base_url(&state, &req)))
 }
 
 pub async fn replace_user(
@@ -161,10 +151,10 @@ async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let if_match = header_value(&req, header::IF_MATCH);
     let mut conn = state.pool.get().await?;
-    let member = provisioning::update(&mut conn, caller(&context), id, change, if_match).await?;
+    let user = provisioning::update(&mut conn, caller(&context), id, change, if_match).await?;
     Ok(user_response(
         StatusCode::OK,
-        &member,
+        &user,
         &scim_base_url(&state, &req),
     ))
 }

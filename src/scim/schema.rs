@@ -109,7 +109,7 @@ const NAME_SUB: &[AttributeDef] = &[
 ];
 
 const EMAIL_SUB: &[AttributeDef] = &[
-    string("value", "The e-mail address; equal to userName."),
+    string("value", "The e-mail address, as sent."),
     string("display", "A human-readable name for the address."),
     typed(
         string("type", "The kind of address."),
@@ -117,7 +117,7 @@ const EMAIL_SUB: &[AttributeDef] = &[
     ),
     boolean(
         "primary",
-        "The primary address; the service keeps one address, always primary.",
+        "The primary address, which the app signs the user in with.",
     ),
 ];
 
@@ -159,7 +159,7 @@ pub static USER_ATTRIBUTES: &[AttributeDef] = &[
     AttributeDef {
         required: true,
         unique: true,
-        ..string("userName", "The user's e-mail address, which the app signs them in with; compared without regard to case.")
+        ..string("userName", "The identity provider's unique name for the user (an e-mail address, a UPN or a login name), kept as sent; unique within the organization, compared without regard to case or Unicode normalisation form.")
     },
     complex("name", "The user's name. givenName and familyName are kept as sent.", NAME_SUB),
     string("displayName", "The name shown in the app."),
@@ -170,7 +170,7 @@ pub static USER_ATTRIBUTES: &[AttributeDef] = &[
     string("locale", "Locale for formatting, e.g. 'en-US'."),
     string("timezone", "Time zone, e.g. 'Europe/Berlin'."),
     boolean("active", "Whether the user is an active member of the organization; false revokes access."),
-    multi(complex("emails", "The user's e-mail address: one entry, primary, equal to userName.", EMAIL_SUB)),
+    multi(complex("emails", "Every e-mail address of the user, as sent. The app signs the user in with the primary one, else the work one, else the only one, else userName when it is an address; one of them is required.", EMAIL_SUB)),
     multi(complex("phoneNumbers", "Phone numbers.", PHONE_SUB)),
     multi(complex("addresses", "Postal addresses.", ADDRESS_SUB)),
 ];

@@ -1,9 +1,14 @@
 //! The SCIM User resource: how a membership row becomes a SCIM document and back.
 //!
-//! A User is one membership of the token's org. `userName` is the e-mail the app signs the user
-//! in with (`"User".email`, lower-cased); `active` is `"UserToOrg"."isActive"`; `externalId` is
+//! A User is one membership of the token's org. `userName` is the IdP's own name for the person,
+//! kept as sent (a member the app created answers its address); `emails` is every address the
+//! IdP sent, kept as sent; the app's `"User".email` is the *sign-in address* picked from them
+//! ([`to_write`]). `active` is `"UserToOrg"."isActive"`, `externalId` is
 //! `"UserToOrg"."scimExternalId"`; every other attribute is kept by the service, per org, as the
 //! IdP sent it, with `displayName`/`name` defaulting to `"User".name`.
+//!
+//! Whether two addresses (or userNames) are the same person is decided in SQL only
+//! (`scim_sidecar.identity_key`), never here: Rust's and PostgreSQL's case mappings differ.
 
 use chrono::NaiveDateTime;
 use serde_json::{json, Map, Value};
@@ -12,16 +17,20 @@ use sha2::{Digest, Sha256};
 use super::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 use super::{ScimError, ScimType};
 
-/// The type of the user's address when the IdP gave none.
+/// The type shown for the address of a member the app created.
 pub const DEFAULT_EMAIL_TYPE: &str = "work";
 
-/// Longest accepted e-mail address (RFC 5321 path limit).
-const MAX_EMAIL_LEN: usize = 254;
+/// Longest accepted e-mail address (RFC 5321 path limit), in characters.
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Longest accepted userName, in characters.
+pub const MAX_USER_NAME_LEN: usize = 256;
 
 /// A membership as read from the database.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRecord {
     pub id: String,
+    /// `"User".email`: the sign-in address.
     pub email: Option<String>,
     /// `"User".name`, shared by every org the user belongs to.
     pub name: Option<String>,
@@ -29,7 +38,10 @@ pub struct UserRecord {
     pub joined_at: NaiveDateTime,
     pub active: bool,
     pub external_id: Option<String>,
-    /// The service's stored attributes for this membership (empty when it has none).
+    /// The IdP's userName; `None` for a membership the app created (never provisioned).
+    pub user_name: Option<String>,
+    /// The service's stored attributes for this membership, `emails` included (empty when it
+    /// has none).
     pub attributes: Map<String, Value>,
     pub profile_updated_at: Option<NaiveDateTime>,
 }
@@ -38,22 +50,21 @@ impl UserRecord {
     /// What this org's IdP has set: the columns the attributes are kept in, and the stored
     /// attributes, with nothing derived. PATCH applies to this, so that an update never turns
     /// a derived value (a name split from `"User".name`) into one the IdP seems to have sent.
+    /// A member the app created shows its address as `userName` and as its one e-mail.
     pub fn stored_document(&self) -> Map<String, Value> {
         let mut doc = self.attributes.clone();
-        if let Some(email) = &self.email {
-            doc.insert("userName".into(), Value::String(email.clone()));
-            let mut entry = doc
-                .get("emails")
-                .and_then(|e| e.get(0))
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            entry.insert("value".into(), Value::String(email.clone()));
-            // The type every reader assumes (filters, the answer); `to_write` drops it again.
-            entry
-                .entry("type")
-                .or_insert_with(|| json!(DEFAULT_EMAIL_TYPE));
-            doc.insert("emails".into(), Value::Array(vec![Value::Object(entry)]));
+        match (&self.user_name, &self.email) {
+            (Some(user_name), _) => {
+                doc.insert("userName".into(), Value::String(user_name.clone()));
+            }
+            (None, Some(email)) => {
+                doc.insert("userName".into(), Value::String(email.clone()));
+                doc.insert(
+                    "emails".into(),
+                    json!([{"value": email, "type": DEFAULT_EMAIL_TYPE, "primary": true}]),
+                );
+            }
+            (None, None) => {}
         }
         doc.insert("active".into(), Value::Bool(self.active));
         if let Some(external_id) = &self.external_id {
@@ -63,15 +74,12 @@ impl UserRecord {
     }
 
     /// The canonical document as answered: the stored one, with `displayName` and `name`
-    /// derived from `"User".name` where the IdP set none, and the e-mail typed and primary.
-    /// A user without an e-mail (created in the app) shows its id as `userName`.
+    /// derived from `"User".name` where the IdP set none. A member the app created without an
+    /// address shows its id as `userName`.
     pub fn document(&self) -> Map<String, Value> {
         let mut doc = self.stored_document();
         doc.entry("userName")
             .or_insert_with(|| Value::String(self.id.clone()));
-        if let Some(Value::Object(entry)) = doc.get_mut("emails").and_then(|e| e.get_mut(0)) {
-            entry.insert("primary".into(), Value::Bool(true));
-        }
         if let Some(app_name) = self.name.as_deref().filter(|n| !n.trim().is_empty()) {
             doc.entry("displayName").or_insert_with(|| json!(app_name));
             let name = doc.entry("name").or_insert_with(|| json!({}));
@@ -159,74 +167,64 @@ fn split_name(name: &str) -> (String, Option<String>) {
 /// What a document asks the database to hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserWrite {
-    /// `userName`, lower-cased: the user's e-mail. `None` only for an app user who has no
-    /// e-mail and whose update leaves `userName` (their id) alone.
-    pub email: Option<String>,
+    /// `userName` as sent (trimmed).
+    pub user_name: String,
+    /// The sign-in address picked from the document. `None` only for a member the app created
+    /// without an address, whose update names none.
+    pub sign_in: Option<String>,
     /// The name for `"User".name`, when the document gives one.
     pub display_name: Option<String>,
     /// `None` when the document does not say.
     pub active: Option<bool>,
     pub external_id: Option<String>,
-    /// Everything the service stores itself.
+    /// Everything the service stores itself, `emails` included.
     pub attributes: Map<String, Value>,
 }
 
 /// Validates a canonical document and splits it into columns and stored attributes.
 /// `current` is the membership being updated (`None` for a creation).
+///
+/// The sign-in address is, in this order: the `primary` e-mail, the `work` e-mail, the only
+/// e-mail, or `userName` when it is an address. A document with none of them is refused,
+/// except for the update of a member the app created without an address.
 pub fn to_write(
     doc: &Map<String, Value>,
     current: Option<&UserRecord>,
 ) -> Result<UserWrite, ScimError> {
-    let user_name = doc.get("userName").and_then(Value::as_str);
-    let keeps_missing_email = current.is_some_and(|record| {
-        record.email.is_none() && user_name.is_none_or(|name| name == record.id)
-    });
-    let email = if keeps_missing_email {
-        None
-    } else {
-        Some(normalize_email(
-            user_name.ok_or_else(|| invalid("userName is required."))?,
-        )?)
-    };
+    let user_name = check_user_name(
+        doc.get("userName")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("userName is required."))?,
+    )?;
 
     let mut attributes = doc.clone();
     for column_backed in ["userName", "active", "externalId"] {
         attributes.remove(column_backed);
     }
-    if let Some(emails) = attributes.remove("emails") {
-        let entries = emails.as_array().cloned().unwrap_or_default();
-        if entries.len() > 1 {
-            return Err(invalid(
-                "emails holds more than one address; the service keeps one, equal to userName.",
-            ));
-        }
-        if let Some(Value::Object(entry)) = entries.into_iter().next() {
-            if let Some(value) = entry.get("value").and_then(Value::as_str) {
-                if !email
-                    .as_deref()
-                    .is_some_and(|email| value.trim().eq_ignore_ascii_case(email))
-                {
-                    return Err(invalid(
-                        "emails[].value must be the same address as userName: the app signs a user in with one e-mail (in Entra ID, map userName to the user's mail).",
-                    ));
-                }
-            }
-            // The address itself comes from userName; only its display and a type other than
-            // the default are kept.
-            let kept: Map<String, Value> = entry
-                .into_iter()
-                .filter(|(key, value)| match key.as_str() {
-                    "display" => true,
-                    "type" => value
-                        .as_str()
-                        .is_some_and(|t| !t.eq_ignore_ascii_case(DEFAULT_EMAIL_TYPE)),
-                    _ => false,
-                })
-                .collect();
-            if !kept.is_empty() {
-                attributes.insert("emails".into(), Value::Array(vec![Value::Object(kept)]));
+    if let Some(Value::Array(entries)) = attributes.get_mut("emails") {
+        for entry in entries.iter_mut() {
+            let value = entry.get("value").and_then(Value::as_str).ok_or_else(|| {
+                invalid("Every entry of emails needs a value (an e-mail address).")
+            })?;
+            let address = check_address(value)
+                .map_err(|_| invalid("emails[].value must be an e-mail address (name@domain)."))?;
+            if let Some(entry) = entry.as_object_mut() {
+                entry.insert("value".into(), Value::String(address));
             }
         }
+    }
+    let emails: &[Value] = attributes
+        .get("emails")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice);
+    let sign_in = pick_sign_in(emails)
+        .map(str::to_owned)
+        .or_else(|| check_address(&user_name).ok());
+    let keeps_no_address = current.is_some_and(|record| record.email.is_none());
+    if sign_in.is_none() && !keeps_no_address {
+        return Err(invalid(
+            "An e-mail address is required: send emails with a primary or work address, or a userName that is an e-mail address.",
+        ));
     }
 
     // `"User".name` is only replaced by a whole name: a lone given or family name would drop
@@ -244,7 +242,8 @@ pub fn to_write(
         });
 
     Ok(UserWrite {
-        email,
+        user_name,
+        sign_in,
         display_name,
         active: doc.get("active").and_then(Value::as_bool),
         external_id: doc
@@ -255,50 +254,70 @@ pub fn to_write(
     })
 }
 
-/// The service keeps one address, which both `userName` and `emails[].value` show. When an
-/// update changes only one of them (Entra may PATCH just the work e-mail, or just userName),
-/// the other follows it.
-pub fn follow_changed_address(doc: &mut Map<String, Value>, current: Option<&str>) {
-    let Some(current) = current else { return };
-    let user_name = doc
-        .get("userName")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let Some(entry) = doc
-        .get_mut("emails")
-        .and_then(|e| e.get_mut(0))
-        .and_then(Value::as_object_mut)
-    else {
-        return;
-    };
-    let email = entry
-        .get("value")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    match (user_name, email) {
-        (Some(user_name), Some(email)) if !user_name.eq_ignore_ascii_case(&email) => {
-            if email.eq_ignore_ascii_case(current) {
-                entry.insert("value".into(), Value::String(user_name));
-            } else if user_name.eq_ignore_ascii_case(current) {
-                doc.insert("userName".into(), Value::String(email));
-            }
-        }
-        _ => {}
+/// The address the app signs the person in with: the primary e-mail, else the first work
+/// e-mail, else the only e-mail.
+fn pick_sign_in(emails: &[Value]) -> Option<&str> {
+    fn value(entry: &Value) -> Option<&str> {
+        entry.get("value").and_then(Value::as_str)
     }
+    let typed_work = |entry: &&Value| {
+        entry
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|kind| kind.eq_ignore_ascii_case("work"))
+    };
+    emails
+        .iter()
+        .find(|entry| entry.get("primary") == Some(&Value::Bool(true)))
+        .or_else(|| emails.iter().find(typed_work))
+        .or(match emails {
+            [only] => Some(only),
+            _ => None,
+        })
+        .and_then(value)
 }
 
-/// `userName` must be an e-mail address; it is stored lower-cased.
-pub fn normalize_email(user_name: &str) -> Result<String, ScimError> {
-    let email = user_name.trim().to_lowercase();
-    let shaped = email.len() <= MAX_EMAIL_LEN
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
+/// Characters that render as nothing or reorder text: an identity holding them can look like
+/// another one, so they are refused in addresses and userNames.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// A userName: trimmed, not empty, without control or invisible characters, at most
+/// [`MAX_USER_NAME_LEN`] characters.
+pub fn check_user_name(user_name: &str) -> Result<String, ScimError> {
+    let trimmed = user_name.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("userName is required."));
+    }
+    if trimmed.chars().count() > MAX_USER_NAME_LEN {
+        return Err(invalid(&format!(
+            "userName is longer than {MAX_USER_NAME_LEN} characters."
+        )));
+    }
+    if trimmed.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return Err(invalid(
+            "userName contains control, invisible or bidirectional formatting characters.",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An e-mail address, trimmed and otherwise as sent: `local@domain`, at most
+/// [`MAX_EMAIL_LEN`] characters, without white space, control or invisible characters.
+pub fn check_address(address: &str) -> Result<String, ScimError> {
+    let trimmed = address.trim();
+    let shaped = trimmed.chars().count() <= MAX_EMAIL_LEN
+        && !trimmed
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
+        && trimmed.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && !domain.is_empty() && !domain.contains('@')
         });
     if shaped {
-        Ok(email)
+        Ok(trimmed.to_owned())
     } else {
-        Err(invalid("userName must be the user's e-mail address."))
+        Err(invalid("The value is not an e-mail address."))
     }
 }
 
@@ -314,7 +333,8 @@ mod tests {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
     }
 
-    fn record() -> UserRecord {
+    /// A member the app created: no userName or attributes of the IdP's.
+    fn app_member() -> UserRecord {
         UserRecord {
             id: "u1".into(),
             email: Some("jane@example.com".into()),
@@ -323,14 +343,19 @@ mod tests {
             joined_at: time("2026-01-01 00:00:00"),
             active: true,
             external_id: Some("00u1".into()),
+            user_name: None,
             attributes: Map::new(),
             profile_updated_at: None,
         }
     }
 
+    fn write(doc: Value) -> Result<UserWrite, ScimError> {
+        to_write(doc.as_object().unwrap(), None)
+    }
+
     #[test]
     fn renders_an_rfc_shaped_user_from_app_columns() {
-        let rendered = record().render("https://sb.example.com/scim/v2");
+        let rendered = app_member().render("https://sb.example.com/scim/v2");
         assert_eq!(rendered["schemas"], json!([USER_SCHEMA]));
         assert_eq!(rendered["id"], "u1");
         assert_eq!(rendered["userName"], "jane@example.com");
@@ -357,73 +382,108 @@ mod tests {
     }
 
     #[test]
-    fn stored_attributes_win_over_derived_ones_and_change_the_etag() {
-        let plain = record();
-        let mut sent = record();
-        sent.attributes = json!({
-            "name": {"givenName": "Janet", "familyName": "Doe"},
-            "emails": [{"type": "home"}],
+    fn a_provisioned_member_answers_its_user_name_and_emails_as_sent() {
+        let mut record = app_member();
+        record.user_name = Some("Adele.Vance@contoso.onmicrosoft.com".into());
+        record.attributes = json!({
+            "emails": [{"value": "Adele@Contoso.com", "type": "work"}, {"value": "a@home.example", "type": "home"}],
+            "name": {"givenName": "Adele", "familyName": "Vance"},
             ENTERPRISE_USER_SCHEMA: {"employeeNumber": "42"}
         })
         .as_object()
         .unwrap()
         .clone();
-        let rendered = sent.render("x");
-        assert_eq!(rendered["name"]["givenName"], "Janet");
+        let rendered = record.render("x");
+        assert_eq!(rendered["userName"], "Adele.Vance@contoso.onmicrosoft.com");
+        assert_eq!(rendered["emails"], record.attributes["emails"]);
+        assert_eq!(rendered["name"]["givenName"], "Adele");
         assert_eq!(rendered["name"]["formatted"], "Jane Q. Doe");
-        assert_eq!(rendered["emails"][0]["type"], "home");
         assert_eq!(
             rendered["schemas"],
             json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA])
         );
-        assert_ne!(plain.etag(), sent.etag());
-        assert_eq!(plain.etag(), record().etag());
+        assert_ne!(record.etag(), app_member().etag());
+        assert_eq!(app_member().etag(), app_member().etag());
     }
 
     #[test]
-    fn to_write_splits_columns_from_stored_attributes() {
-        let doc = json!({
-            "userName": "Jane@Example.COM",
+    fn the_sign_in_address_is_primary_then_work_then_the_only_one_then_user_name() {
+        let cases = [
+            (
+                json!({"userName": "upn@tenant.example", "emails": [{"value": "home@x.example", "type": "home"}, {"value": "p@x.example", "primary": true}, {"value": "w@x.example", "type": "work"}]}),
+                Some("p@x.example"),
+            ),
+            (
+                json!({"userName": "upn@tenant.example", "emails": [{"value": "home@x.example", "type": "home"}, {"value": "w@x.example", "type": "Work"}]}),
+                Some("w@x.example"),
+            ),
+            (
+                json!({"userName": "bjensen", "emails": [{"value": " only@x.example "}]}),
+                Some("only@x.example"),
+            ),
+            (
+                json!({"userName": "Jane@Example.com", "emails": [{"value": "a@x.example", "type": "home"}, {"value": "b@x.example", "type": "other"}]}),
+                Some("Jane@Example.com"),
+            ),
+            (
+                json!({"userName": "Ünal@example.com"}),
+                Some("Ünal@example.com"),
+            ),
+        ];
+        for (doc, expected) in cases {
+            assert_eq!(
+                write(doc.clone()).unwrap().sign_in.as_deref(),
+                expected,
+                "{doc}"
+            );
+        }
+    }
+
+    #[test]
+    fn to_write_keeps_user_name_and_every_address_as_sent() {
+        let written = write(json!({
+            "userName": " Adele.Vance@contoso.onmicrosoft.com ",
             "active": false,
             "externalId": "00u1",
-            "name": {"givenName": "Jane", "familyName": "Doe"},
-            "emails": [{"value": "jane@example.com", "type": "work", "primary": true}],
+            "name": {"givenName": "Adele", "familyName": "Vance"},
+            "emails": [{"value": "adele@contoso.com", "type": "work"}, {"value": "adele@home.example", "type": "home"}],
             "title": "Engineer"
-        });
-        let write = to_write(doc.as_object().unwrap(), None).unwrap();
-        assert_eq!(write.email.as_deref(), Some("jane@example.com"));
-        assert_eq!(write.active, Some(false));
-        assert_eq!(write.external_id.as_deref(), Some("00u1"));
-        assert_eq!(write.display_name.as_deref(), Some("Jane Doe"));
+        }))
+        .unwrap();
+        assert_eq!(written.user_name, "Adele.Vance@contoso.onmicrosoft.com");
+        assert_eq!(written.sign_in.as_deref(), Some("adele@contoso.com"));
+        assert_eq!(written.active, Some(false));
+        assert_eq!(written.external_id.as_deref(), Some("00u1"));
+        assert_eq!(written.display_name.as_deref(), Some("Adele Vance"));
         assert_eq!(
-            Value::Object(write.attributes),
-            json!({"name": {"givenName": "Jane", "familyName": "Doe"}, "title": "Engineer"})
+            Value::Object(written.attributes),
+            json!({
+                "name": {"givenName": "Adele", "familyName": "Vance"},
+                "emails": [{"value": "adele@contoso.com", "type": "work"}, {"value": "adele@home.example", "type": "home"}],
+                "title": "Engineer"
+            })
         );
     }
 
     #[test]
     fn a_user_without_e_mail_can_be_updated_without_inventing_one() {
-        let mut record = record();
+        let mut record = app_member();
         record.email = None;
         let mut doc = record.document();
         assert_eq!(doc["userName"], "u1");
         doc.insert("active".into(), json!(false));
-        let write = to_write(&doc, Some(&record)).unwrap();
-        assert_eq!((write.email, write.active), (None, Some(false)));
+        let written = to_write(&doc, Some(&record)).unwrap();
+        assert_eq!((written.sign_in, written.active), (None, Some(false)));
         assert!(to_write(&doc, None).is_err(), "a creation needs an e-mail");
     }
 
     #[test]
     fn patching_starts_from_what_the_idp_set_not_from_derived_names() {
-        let stored = record().stored_document();
+        let stored = app_member().stored_document();
         assert!(stored.get("displayName").is_none() && stored.get("name").is_none());
-        assert_eq!(
-            stored["emails"],
-            json!([{"value": "jane@example.com", "type": "work"}])
-        );
-        let write = to_write(&stored, Some(&record())).unwrap();
-        assert_eq!(write.attributes, record().attributes);
-        assert_eq!(write.display_name, None);
+        let written = to_write(&stored, Some(&app_member())).unwrap();
+        assert_eq!(written.display_name, None);
+        assert_eq!(written.sign_in.as_deref(), Some("jane@example.com"));
     }
 
     #[test]
@@ -433,22 +493,6 @@ mod tests {
         assert!(etag_matches("W/\"x\", W/\"abc\"", "W/\"abc\""));
         assert!(etag_matches("*", "W/\"abc\""));
         assert!(!etag_matches("W/\"abd\"", "W/\"abc\""));
-    }
-
-    #[test]
-    fn the_address_not_changed_follows_the_one_that_changed() {
-        let mut doc =
-            json!({"userName": "new@example.com", "emails": [{"value": "old@example.com"}]});
-        follow_changed_address(doc.as_object_mut().unwrap(), Some("old@example.com"));
-        assert_eq!(doc["emails"][0]["value"], "new@example.com");
-        let mut doc =
-            json!({"userName": "old@example.com", "emails": [{"value": "new@example.com"}]});
-        follow_changed_address(doc.as_object_mut().unwrap(), Some("OLD@example.com"));
-        assert_eq!(doc["userName"], "new@example.com");
-        let mut both = json!({"userName": "a@example.com", "emails": [{"value": "b@example.com"}]});
-        follow_changed_address(both.as_object_mut().unwrap(), Some("old@example.com"));
-        assert_eq!(both["userName"], "a@example.com");
-        assert_eq!(both["emails"][0]["value"], "b@example.com");
     }
 
     #[test]
@@ -470,30 +514,28 @@ mod tests {
         ];
         for (mut doc, expected) in cases {
             doc["userName"] = json!("jo@example.com");
-            let write = to_write(doc.as_object().unwrap(), None).unwrap();
-            assert_eq!(write.display_name.as_deref(), expected, "{doc}");
+            let written = write(doc.clone()).unwrap();
+            assert_eq!(written.display_name.as_deref(), expected, "{doc}");
         }
     }
 
     #[test]
-    fn the_default_email_type_is_not_stored_but_others_are() {
-        let doc =
-            |kind: &str| json!({"userName": "a@b.c", "emails": [{"value": "a@b.c", "type": kind}]});
-        let work = to_write(doc("Work").as_object().unwrap(), None).unwrap();
-        assert!(!work.attributes.contains_key("emails"));
-        let home = to_write(doc("home").as_object().unwrap(), None).unwrap();
-        assert_eq!(home.attributes["emails"], json!([{"type": "home"}]));
-    }
-
-    #[test]
-    fn to_write_refuses_a_second_address_or_a_non_email_user_name() {
+    fn to_write_refuses_what_has_no_usable_address_or_hides_characters() {
         for doc in [
             json!({"userName": "jane"}),
-            json!({"userName": "jane@example.com", "emails": [{"value": "other@example.com"}]}),
-            json!({"userName": "jane@example.com", "emails": [{"value": "jane@example.com"}, {"value": "j@x.y"}]}),
+            json!({"userName": "bjensen", "emails": [{"value": "a@x.example", "type": "home"}, {"value": "b@x.example", "type": "other"}]}),
+            json!({"userName": "jane@example.com", "emails": [{"value": "not an address"}]}),
+            json!({"userName": "jane@example.com", "emails": [{"type": "work"}]}),
+            json!({"userName": "ja\u{200B}ne@example.com"}),
+            json!({"userName": "jane@example.com", "emails": [{"value": "ja\u{202E}ne@example.com"}]}),
+            json!({"userName": "jane\u{0000}@example.com"}),
+            json!({"userName": "\u{FEFF}"}),
+            json!({"userName": "   "}),
+            json!({"userName": "x".repeat(MAX_USER_NAME_LEN + 1)}),
+            json!({"userName": "bjensen", "emails": [{"value": format!("{}@example.com", "a".repeat(MAX_EMAIL_LEN))}]}),
             json!({"displayName": "No user name"}),
         ] {
-            let error = to_write(doc.as_object().unwrap(), None).unwrap_err();
+            let error = write(doc.clone()).unwrap_err();
             assert_eq!(
                 (error.status, error.scim_type),
                 (400, Some(ScimType::InvalidValue)),

@@ -102,14 +102,27 @@ async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
         Some("Pat (Globex)")
     );
 
+    // userName is this org's name for the person: it changes without touching the account.
     let renamed = app
         .patch_user(
             "shared",
             json!([{"op": "replace", "path": "userName", "value": "patricia@example.com"}]),
         )
         .await;
+    assert_eq!(renamed.status().as_u16(), 200);
     assert_eq!(
-        assert_scim_error(renamed, 400).await["scimType"],
+        renamed.json::<Value>().await.unwrap()["userName"],
+        "patricia@example.com"
+    );
+    // A new sign-in address would re-address the other org's member.
+    let readdressed = app
+        .patch_user(
+            "shared",
+            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "patricia@example.com"}]),
+        )
+        .await;
+    assert_eq!(
+        assert_scim_error(readdressed, 400).await["scimType"],
         "mutability"
     );
     assert_eq!(
@@ -127,14 +140,14 @@ async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
             "UPDATE \"UserToOrg\" SET \"isActive\" = false WHERE \"orgId\" = {other_org}"
         ))
         .await;
-    let renamed = app
+    let readdressed = app
         .patch_user(
             "shared",
-            json!([{"op": "replace", "path": "userName", "value": "patricia@example.com"}]),
+            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "patricia@example.com"}]),
         )
         .await;
     assert_eq!(
-        assert_scim_error(renamed, 400).await["scimType"],
+        assert_scim_error(readdressed, 400).await["scimType"],
         "mutability"
     );
 

@@ -132,38 +132,66 @@ async fn lookups_find_app_members_whose_address_has_capitals_as_the_directory_sp
 
 #[tokio::test]
 async fn every_supported_filter_is_answered_by_an_index() {
-    use diesel_async::SimpleAsyncConnection;
-    use scim_sidecar::db::repo::users::explain_list;
-    use scim_sidecar::scim::{filter::parse_filter, query::user_filter};
+    use scim_sidecar::db::repo::members::explain_list;
+    use scim_sidecar::provisioning::query::member_filter;
+    use scim_sidecar::scim::filter::parse_filter;
     let app = TestApp::spawn().await;
     for i in 0..3 {
         app.create_user(&format!("user{i}@example.com"), &format!("ext{i}"))
             .await;
     }
+    // Enough members, half of them provisioned, for the planner to choose as it would in
+    // production: a plan that walks the org shows up as a Seq Scan.
+    let org = app.org_id;
+    app.db
+        .run_sql(&format!(
+            "INSERT INTO \"User\" (id, email, \"updatedAt\") \
+               SELECT 'seed' || g, 'seed' || g || '@example.com', now() FROM generate_series(1, 4000) g; \
+             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\") \
+               SELECT {org}, 'seed' || g FROM generate_series(1, 4000) g; \
+             INSERT INTO scim_sidecar.user_profile (org_id, user_id, user_name, attributes, created_at, updated_at) \
+               SELECT {org}, 'seed' || g, 'login' || g, \
+                      jsonb_build_object('emails', jsonb_build_array(jsonb_build_object('value', 'seed' || g || '@example.com', 'type', 'work'))), \
+                      now(), now() \
+               FROM generate_series(1, 2000) g; \
+             ANALYZE;"
+        ))
+        .await;
     let mut conn = app.db.conn().await;
-    // With sequential scans priced out, the plan shows which index answers each predicate.
-    conn.batch_execute("SET enable_seqscan = off; ANALYZE")
-        .await
-        .unwrap();
-    let cases: [(&str, &[&str]); 5] = [
-        ("userName eq \"user1@example.com\"", &["User_email_key"]),
+    let identity = [
+        "user_profile_user_name_key",
+        "scim_user_email_identity_idx",
+        "UserToOrg_pkey",
+    ];
+    let addresses = [
+        "user_profile_email_keys_idx",
+        "scim_user_email_identity_idx",
+        "UserToOrg_pkey",
+    ];
+    let cases: [(&str, &[&str]); 7] = [
+        ("userName eq \"USER1@example.com\"", &identity),
+        ("userName eq \"bjensen\"", &identity),
         (
             "externalId eq \"ext1\"",
             &["UserToOrg_orgId_scimExternalId_idx"],
         ),
         (
             "emails[type eq \"work\"].value eq \"user1@example.com\"",
-            &["User_email_key"],
+            &addresses,
         ),
+        ("emails.value eq \"User1@Example.com\"", &addresses),
         (
             "emails.value eq \"user1@example.com\" or externalId eq \"ext2\"",
-            &["UserToOrg_pkey"],
+            &[
+                "user_profile_email_keys_idx",
+                "UserToOrg_orgId_scimExternalId_idx",
+            ],
         ),
-        ("id eq \"x\"", &["User_pkey"]),
+        ("id eq \"x\"", &["UserToOrg_pkey"]),
     ];
     for (filter, indexes) in cases {
-        let parsed = user_filter(&parse_filter(filter).unwrap()).unwrap();
-        let plan = explain_list(&mut conn, app.org_id, Some(&parsed))
+        let parsed = member_filter(&parse_filter(filter).unwrap()).unwrap();
+        let plan = explain_list(&mut conn, app.org_id, &parsed)
             .await
             .unwrap()
             .join("\n");

@@ -149,7 +149,7 @@ async fn entra_lifecycle_replay() {
     assert_eq!(created.status().as_u16(), 201);
     let user: Value = created.json().await.unwrap();
     let id = user["id"].as_str().unwrap().to_owned();
-    assert_eq!(user["userName"], "alex@contoso.com");
+    assert_eq!(user["userName"], "Alex@contoso.com");
     assert_eq!(
         user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
         "Sales"

@@ -20,14 +20,16 @@ async fn post_creates_a_user_and_an_active_membership() {
     assert_eq!(location, body["meta"]["location"]);
     assert_eq!(location, format!("{}/Users/{id}", app.base));
     assert_eq!(etag, body["meta"]["version"]);
-    assert_eq!(body["userName"], "jane.doe@example.com");
+    // userName and emails come back as sent; the app signs the person in with the address in
+    // the lower case every SCIM-created account has.
+    assert_eq!(body["userName"], "Jane.Doe@Example.com");
     assert_eq!(body["externalId"], "00u1");
     assert_eq!(body["active"], true);
     assert_eq!(body["name"]["givenName"], "Jane");
     assert_eq!(body["locale"], "en-US");
     assert_eq!(
         body["emails"],
-        json!([{"value": "jane.doe@example.com", "type": "work", "primary": true}])
+        json!([{"value": "Jane.Doe@Example.com", "type": "work", "primary": true}])
     );
     assert!(body.get("password").is_none() && body.get("groups").is_none());
 
@@ -70,10 +72,12 @@ async fn post_adopts_an_app_user_who_signed_up_before_scim() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["id"], "app-user-1");
     assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
+    // The app keeps its own spelling of the address it signs Sam in with.
     assert_eq!(
         app.db.text("SELECT email FROM \"User\"").await.as_deref(),
-        Some("sam@example.com")
+        Some("Sam@Example.com")
     );
+    assert_eq!(body["userName"], "sam@example.com");
     assert!(app.is_active("app-user-1").await);
 }
 
@@ -478,10 +482,18 @@ async fn entra_work_email_replace_works_for_a_user_created_without_an_email_type
         .await;
     assert_eq!(replaced.status().as_u16(), 200);
     let body: Value = replaced.json().await.unwrap();
-    assert_eq!(body["userName"], "plain.new@example.com");
+    // The new work address becomes the sign-in address; userName stays as the IdP sent it.
+    assert_eq!(body["userName"], "plain@example.com");
     assert_eq!(
         body["emails"],
-        json!([{"value": "plain.new@example.com", "type": "work", "primary": true}])
+        json!([{"value": "plain.new@example.com", "type": "work"}])
+    );
+    assert_eq!(
+        app.db
+            .text(&format!("SELECT email FROM \"User\" WHERE id = '{id}'"))
+            .await
+            .as_deref(),
+        Some("plain.new@example.com")
     );
 }
 

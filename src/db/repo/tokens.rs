@@ -30,10 +30,6 @@ pub enum CreateTokenError {
     Database(#[from] diesel::result::Error),
 }
 
-/// Two-key advisory lock namespace for token names, keyed by org: names are unique per org,
-/// and the app's table has no constraint that says so.
-const TOKEN_NAME_LOCK: i32 = 0x5c1a_0001;
-
 pub async fn find_owner(
     conn: &mut AsyncPgConnection,
     hash: &str,
@@ -55,7 +51,7 @@ pub async fn insert(
     now: NaiveDateTime,
 ) -> Result<(), CreateTokenError> {
     conn.transaction(async |conn| {
-        crate::db::advisory_xact_lock(conn, TOKEN_NAME_LOCK, org_id).await?;
+        crate::db::locks::lock_token_names(conn, org_id).await?;
         let taken: i64 = scim_tokens::table
             .filter(
                 scim_tokens::org_id

@@ -1,0 +1,171 @@
+//! Memberships of one org as the service sees them: a `"UserToOrg"` row, its `"User"` and the
+//! service's own profile row. Reads here; filters in `filter`, writes in `write`. Every
+//! function is scoped to one org, and returns rows, never SCIM documents.
+
+mod filter;
+mod role;
+mod write;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::Value;
+
+use crate::db::schema::{user_profile, user_to_org, users};
+
+pub use filter::MemberFilter;
+pub use role::OrgRole;
+pub use write::*;
+
+/// A membership and what the service keeps about it.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct Member {
+    pub user_id: String,
+    /// `"User".email`: the address the app signs the person in with.
+    pub email: Option<String>,
+    /// `"User".name`, shared by every org the person belongs to.
+    pub name: Option<String>,
+    pub user_updated_at: NaiveDateTime,
+    pub joined_at: NaiveDateTime,
+    pub is_active: bool,
+    pub external_id: Option<String>,
+    pub role: OrgRole,
+    /// The IdP's userName as sent; `None` for a membership the app created.
+    pub user_name: Option<String>,
+    /// The attributes the service stores (`None` for a membership the app created).
+    pub attributes: Option<Value>,
+    /// DELETEd through SCIM: invisible until the same person is provisioned again.
+    pub hidden_at: Option<NaiveDateTime>,
+    pub profile_updated_at: Option<NaiveDateTime>,
+}
+
+impl Member {
+    pub fn hidden(&self) -> bool {
+        self.hidden_at.is_some()
+    }
+}
+
+/// The columns of [`Member`], in its field order.
+macro_rules! member_columns {
+    () => {
+        (
+            users::id,
+            users::email,
+            users::name,
+            users::updated_at,
+            user_to_org::joined_at,
+            user_to_org::is_active,
+            user_to_org::scim_external_id,
+            user_to_org::role,
+            user_profile::user_name.nullable(),
+            user_profile::attributes.nullable(),
+            user_profile::hidden_at.nullable(),
+            user_profile::updated_at.nullable(),
+        )
+    };
+}
+
+/// The org's memberships joined to their `"User"` and profile rows.
+macro_rules! org_members {
+    ($org_id:expr) => {
+        user_to_org::table
+            .inner_join(users::table)
+            .left_join(
+                user_profile::table.on(user_profile::org_id
+                    .eq(user_to_org::org_id)
+                    .and(user_profile::user_id.eq(user_to_org::user_id))),
+            )
+            .filter(user_to_org::org_id.eq($org_id))
+    };
+}
+pub(crate) use org_members;
+
+/// The org's membership of `user_id`, hidden or not.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+) -> QueryResult<Option<Member>> {
+    org_members!(org_id)
+        .filter(user_to_org::user_id.eq(user_id))
+        .select(member_columns!())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// A page of the org's visible members matching `filter`, ordered by id, and the total,
+/// read in one statement so that both describe the same snapshot.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    filter: Option<&MemberFilter>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(i64, Vec<Member>)> {
+    if limit > 0 {
+        let mut page = org_members!(org_id)
+            .filter(user_profile::hidden_at.is_null())
+            .select((member_columns!(), diesel::dsl::count_star().over()))
+            .order(users::id.asc())
+            .limit(limit)
+            .offset(offset)
+            .into_boxed();
+        if let Some(filter) = filter {
+            page = page.filter(filter.compile(org_id));
+        }
+        let rows: Vec<(Member, i64)> = page.load(conn).await?;
+        if let Some((_, total)) = <[(Member, i64)]>::first(&rows) {
+            let total = *total;
+            return Ok((total, rows.into_iter().map(|(member, _)| member).collect()));
+        }
+        if offset == 0 {
+            // An empty first page already says there is nobody (Okta's existence check, Entra's
+            // connection test): no second statement.
+            return Ok((0, Vec::new()));
+        }
+    }
+    // `count=0`, or a page past the end: only the total is wanted.
+    let mut count = org_members!(org_id)
+        .filter(user_profile::hidden_at.is_null())
+        .select(diesel::dsl::count_star())
+        .into_boxed();
+    if let Some(filter) = filter {
+        count = count.filter(filter.compile(org_id));
+    }
+    Ok((count.get_result(conn).await?, Vec::new()))
+}
+
+/// Locks every membership of the user, in every org and in org order, until the transaction
+/// ends, and returns those orgs. Every writer locks a person's memberships this one way (one
+/// statement, one order), so two orgs provisioning the same person queue instead of
+/// deadlocking.
+pub async fn lock_memberships(
+    conn: &mut AsyncPgConnection,
+    user_id: &str,
+) -> QueryResult<Vec<i32>> {
+    user_to_org::table
+        .filter(user_to_org::user_id.eq(user_id))
+        .order(user_to_org::org_id.asc())
+        .select(user_to_org::org_id)
+        .for_no_key_update()
+        .load(conn)
+        .await
+}
+
+/// PostgreSQL's plan for a list query, one line per row of `EXPLAIN`: lets tests prove that
+/// every filter is answered by an index.
+pub async fn explain_list(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    filter: &MemberFilter,
+) -> QueryResult<Vec<String>> {
+    let query = org_members!(org_id)
+        .filter(user_profile::hidden_at.is_null())
+        .filter(filter.compile(org_id))
+        .select(member_columns!())
+        .order(users::id.asc())
+        .limit(200)
+        .into_boxed();
+    crate::db::explain::Explain(query).load(conn).await
+}

@@ -1,0 +1,558 @@
+//! The provisioning lifecycle: what each IdP request does to the app's tables. Every
+//! operation is one transaction that first takes the org's membership lock, so the seat cap,
+//! the last-owner rule, userName and externalId uniqueness and duplicate creations are decided
+//! on a consistent view, and a failure anywhere leaves nothing half-done.
+
+pub mod query;
+pub mod rules;
+
+use chrono::NaiveDateTime;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::{json, Map, Value};
+
+use crate::db::locks;
+use crate::db::repo::access;
+use crate::db::repo::accounts;
+use crate::db::repo::audit::{self, AuditAction};
+use crate::db::repo::members::{self, Member, OrgRole, Profile};
+use crate::error::ApiError;
+use crate::license::SeatCap;
+use crate::scim::patch::{apply_patch, PatchOperation};
+use crate::scim::user::{etag_matches, to_write, UserRecord, UserWrite};
+use crate::scim::{ScimError, ScimType};
+use rules::{AddressChange, Transition};
+
+/// The authenticated org making the request.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub org_id: i32,
+    pub token_name: &'a str,
+    /// Seat cap of the licence that entitles the org, if it has one.
+    pub seats: Option<SeatCap>,
+}
+
+/// How a replacement document is obtained.
+pub enum Change {
+    /// PUT: the whole writable document.
+    Replace(Map<String, Value>),
+    /// PATCH: operations applied to the current document.
+    Patch(Vec<PatchOperation>),
+}
+
+/// What a POST did, which decides its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostOutcome {
+    /// 201: a membership now exists that the IdP could not see before (new user, adopted app
+    /// user, or a DELETEd membership restored).
+    Created,
+    /// 200: a visible, inactive membership was updated (and reactivated unless the body said
+    /// `active: false`).
+    Updated,
+}
+
+/// The SCIM view of a membership row.
+pub fn record(member: &Member) -> UserRecord {
+    UserRecord {
+        id: member.user_id.clone(),
+        email: member.email.clone(),
+        name: member.name.clone(),
+        user_updated_at: member.user_updated_at,
+        joined_at: member.joined_at,
+        active: member.is_active,
+        external_id: member.external_id.clone(),
+        user_name: member.user_name.clone(),
+        attributes: match &member.attributes {
+            Some(Value::Object(map)) => map.clone(),
+            _ => Map::new(),
+        },
+        profile_updated_at: member.profile_updated_at,
+    }
+}
+
+/// POST /Users. The person is found by `externalId` among this org's memberships (visible,
+/// inactive or DELETEd), else by sign-in address among the app's accounts, else created.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    doc: Map<String, Value>,
+) -> Result<(UserRecord, PostOutcome), ApiError> {
+    let write = to_write(&doc, None)?;
+    let Some(sign_in) = write.sign_in.clone() else {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            "An e-mail address is required.",
+        )
+        .into());
+    };
+    conn.transaction(async |conn| {
+        locks::lock_org_memberships(conn, caller.org_id).await?;
+        let now = now();
+        let by_external_id = match &write.external_id {
+            Some(external_id) => {
+                members::find_by_external_id(conn, caller.org_id, external_id).await?
+            }
+            None => None,
+        };
+        let (user_id, existing) = match by_external_id {
+            Some(user_id) => {
+                let (member, shared) = lock_member(conn, caller, &user_id).await?;
+                (user_id, Some((member, shared)))
+            }
+            None => {
+                let user_id = find_or_create_account(conn, caller, &sign_in, &write, now).await?;
+                let existing = match members::find(conn, caller.org_id, &user_id).await? {
+                    Some(member) => {
+                        let orgs = members::lock_memberships(conn, &user_id).await?;
+                        let shared = orgs.iter().any(|org| *org != caller.org_id);
+                        Some((member, shared))
+                    }
+                    None => None,
+                };
+                (user_id, existing)
+            }
+        };
+        if let Some((member, _)) = &existing {
+            if member.is_active && !member.hidden() {
+                return Err(ScimError::conflict(
+                    "This person is already an active member of this organization.",
+                )
+                .into());
+            }
+        }
+        ensure_user_name_free(conn, caller, &write.user_name, &user_id).await?;
+        ensure_external_id_free(conn, caller, &write, &user_id).await?;
+        let wants_active = write.active.unwrap_or(true);
+        if wants_active {
+            ensure_seat_available(conn, caller, &user_id).await?;
+        }
+        let external_id = write.external_id.as_deref();
+        let outcome = match &existing {
+            None => {
+                members::insert_membership(
+                    conn,
+                    caller.org_id,
+                    &user_id,
+                    wants_active,
+                    external_id,
+                    now,
+                )
+                .await?;
+                audit_change(conn, caller, AuditAction::MemberAdded, &user_id, now).await?;
+                PostOutcome::Created
+            }
+            Some((member, shared)) => {
+                // The person comes back: the body's current attributes win, the account's
+                // address and name included.
+                update_account(conn, &record(member), &write, *shared, now).await?;
+                members::update_membership(
+                    conn,
+                    caller.org_id,
+                    &user_id,
+                    wants_active,
+                    external_id,
+                )
+                .await?;
+                let action = if wants_active {
+                    AuditAction::MemberReactivated
+                } else {
+                    AuditAction::UserUpdated
+                };
+                audit_change(conn, caller, action, &user_id, now).await?;
+                if member.hidden() {
+                    PostOutcome::Created
+                } else {
+                    PostOutcome::Updated
+                }
+            }
+        };
+        save_profile(conn, caller, &user_id, &write, None, now).await?;
+        let member = reload(conn, caller, &user_id).await?;
+        Ok((member, outcome))
+    })
+    .await
+}
+
+/// The app account with this address (adopted as is), or a new one.
+async fn find_or_create_account(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    address: &str,
+    write: &UserWrite,
+    now: NaiveDateTime,
+) -> Result<String, ApiError> {
+    for _ in 0..2 {
+        if let Some(account) = accounts::find_by_address(conn, address).await? {
+            let orgs = members::lock_memberships(conn, &account.id).await?;
+            // An app user who signed up before SCIM and belongs to no other org: the IdP's
+            // name becomes theirs. Their address keeps the app's spelling.
+            let shared = orgs.iter().any(|org| *org != caller.org_id);
+            if let Some(name) = rules::name_change(write.display_name.as_deref(), None, shared) {
+                accounts::set_name(conn, &account.id, name, now).await?;
+            }
+            return Ok(account.id);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        if accounts::insert(conn, &id, address, write.display_name.as_deref(), now).await? {
+            return Ok(id);
+        }
+        // Another org's request created the same address meanwhile: adopt that account.
+    }
+    Err(ScimError::new(
+        409,
+        None,
+        "A concurrent request created the same user; retry.",
+    )
+    .into())
+}
+
+/// PUT and PATCH /Users/{id}.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+    change: Change,
+    if_match: Option<&str>,
+) -> Result<UserRecord, ApiError> {
+    conn.transaction(async |conn| {
+        locks::lock_org_memberships(conn, caller.org_id).await?;
+        let (member, shared) = lock_visible(conn, caller, user_id).await?;
+        let current = record(&member);
+        check_precondition(&current, if_match)?;
+        let doc = match change {
+            Change::Replace(doc) => doc,
+            Change::Patch(operations) => {
+                let mut doc = current.stored_document();
+                apply_patch(&mut doc, &operations, user_id)?;
+                doc
+            }
+        };
+        let write = to_write(&doc, Some(&current))?;
+        let now = now();
+
+        let account_changed = update_account(conn, &current, &write, shared, now).await?;
+        if write.user_name != current.document()["userName"] {
+            ensure_user_name_free(conn, caller, &write.user_name, user_id).await?;
+        }
+        if write.external_id != current.external_id {
+            ensure_external_id_free(conn, caller, &write, user_id).await?;
+        }
+        let profile_changed = account_changed
+            || write.attributes != current.attributes
+            || Some(&write.user_name) != current.user_name.as_ref()
+            || write.external_id != current.external_id;
+
+        let active = write.active.unwrap_or(current.active);
+        match rules::transition(current.active, active) {
+            Transition::Deprovision => {
+                deprovision(conn, caller, &member, AuditAction::MemberDeactivated, now).await?
+            }
+            Transition::Reactivate => {
+                ensure_seat_available(conn, caller, user_id).await?;
+                let action = AuditAction::MemberReactivated;
+                audit_change(conn, caller, action, user_id, now).await?;
+            }
+            Transition::None => {}
+        }
+        if !profile_changed && active == current.active {
+            return Ok(current);
+        }
+        let external_id = write.external_id.as_deref();
+        members::update_membership(conn, caller.org_id, user_id, active, external_id).await?;
+        save_profile(conn, caller, user_id, &write, None, now).await?;
+        if profile_changed {
+            audit_change(conn, caller, AuditAction::UserUpdated, user_id, now).await?;
+        }
+        reload(conn, caller, user_id).await
+    })
+    .await
+}
+
+/// Applies the document's sign-in address and name to the shared `"User"` row, under the
+/// shared-account rule; returns whether the row changed.
+async fn update_account(
+    conn: &mut AsyncPgConnection,
+    current: &UserRecord,
+    write: &UserWrite,
+    shared: bool,
+    now: NaiveDateTime,
+) -> Result<bool, ApiError> {
+    let new_address = write.sign_in.as_deref();
+    let same_identity = match (new_address, current.email.as_deref()) {
+        (Some(new), Some(old)) if new != old => accounts::same_identity(conn, new, old).await?,
+        _ => false,
+    };
+    let mut changed = false;
+    match rules::address_change(new_address, current.email.as_deref(), same_identity, shared)? {
+        AddressChange::Keep => {}
+        AddressChange::Move(address) => {
+            if accounts::address_taken(conn, address, &current.id).await? {
+                return Err(ScimError::conflict(
+                    "Another account already signs in with this e-mail address.",
+                )
+                .into());
+            }
+            accounts::set_address(conn, &current.id, address, now).await?;
+            changed = true;
+        }
+    }
+    let new_name = write.display_name.as_deref();
+    if let Some(name) = rules::name_change(new_name, current.name.as_deref(), shared) {
+        accounts::set_name(conn, &current.id, name, now).await?;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// DELETE /Users/{id}: deprovision, then hide the membership from SCIM. The row stays, with its
+/// externalId, so that a later POST of the same person reactivates it with the same id.
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+    if_match: Option<&str>,
+) -> Result<(), ApiError> {
+    conn.transaction(async |conn| {
+        locks::lock_org_memberships(conn, caller.org_id).await?;
+        let (member, _) = lock_visible(conn, caller, user_id).await?;
+        let current = record(&member);
+        check_precondition(&current, if_match)?;
+        let now = now();
+        if member.is_active {
+            deprovision(conn, caller, &member, AuditAction::MemberRemoved, now).await?;
+        } else {
+            audit_change(conn, caller, AuditAction::MemberRemoved, user_id, now).await?;
+        }
+        members::update_membership(
+            conn,
+            caller.org_id,
+            user_id,
+            false,
+            member.external_id.as_deref(),
+        )
+        .await?;
+        let document = current.stored_document();
+        let user_name = document
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or(&current.id);
+        let attributes = Value::Object(current.attributes.clone());
+        let profile = Profile {
+            user_name,
+            attributes: &attributes,
+            hidden_at: Some(now),
+        };
+        members::save_profile(conn, caller.org_id, user_id, profile, now).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Locks a person out: membership inactive, every session ended, API keys of this org and all
+/// OAuth grants deleted, and an audit row, in the caller's transaction.
+async fn deprovision(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    member: &Member,
+    action: AuditAction,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let user_id = &member.user_id;
+    if member.role == OrgRole::Owner
+        && members::lock_other_active_owners(conn, caller.org_id, user_id).await? == 0
+    {
+        return Err(ScimError::forbidden(
+            "The last active owner of an organization cannot be deprovisioned; make another member an owner first.",
+        )
+        .into());
+    }
+    members::update_membership(
+        conn,
+        caller.org_id,
+        user_id,
+        false,
+        member.external_id.as_deref(),
+    )
+    .await?;
+    let revoked = access::revoke_access(conn, caller.org_id, user_id, now).await?;
+    audit::record(
+        conn,
+        caller.org_id,
+        action,
+        user_id,
+        audit_metadata(caller, json!({ "revoked": revoked })),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn ensure_seat_available(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    let (limit, others) = match caller.seats {
+        None => return Ok(()),
+        Some(SeatCap::Org(limit)) => (
+            limit,
+            members::count_other_active(conn, caller.org_id, user_id).await?,
+        ),
+        Some(SeatCap::Deployment(limit)) => {
+            locks::lock_deployment_seats(conn).await?;
+            // A user already active in another org holds a seat already.
+            if members::is_active_elsewhere(conn, caller.org_id, user_id).await? {
+                return Ok(());
+            }
+            (
+                limit,
+                members::count_other_active_users(conn, user_id).await?,
+            )
+        }
+    };
+    if others + 1 > i64::from(limit) {
+        return Err(ScimError::bad_request(
+            ScimType::TooMany,
+            format!("The licence allows {limit} active members and they are all in use."),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+async fn ensure_external_id_free(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    write: &UserWrite,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    if let Some(external_id) = &write.external_id {
+        if members::external_id_taken(conn, caller.org_id, external_id, user_id).await? {
+            return Err(ScimError::conflict(
+                "externalId is already used by another member of this organization.",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_user_name_free(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_name: &str,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    if members::user_name_taken(conn, caller.org_id, user_name, user_id).await? {
+        return Err(ScimError::conflict(
+            "Another member of this organization already has this userName.",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The caller's membership of `user_id` (hidden or not), after locking all of the user's
+/// memberships; and whether the account also belongs to another org.
+async fn lock_member(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+) -> Result<(Member, bool), ApiError> {
+    let orgs = members::lock_memberships(conn, user_id).await?;
+    if !orgs.contains(&caller.org_id) {
+        return Err(not_found());
+    }
+    let shared = orgs.iter().any(|org| *org != caller.org_id);
+    let member = members::find(conn, caller.org_id, user_id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((member, shared))
+}
+
+/// [`lock_member`], for a membership the IdP can see.
+async fn lock_visible(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+) -> Result<(Member, bool), ApiError> {
+    match lock_member(conn, caller, user_id).await? {
+        (member, shared) if !member.hidden() => Ok((member, shared)),
+        _ => Err(not_found()),
+    }
+}
+
+async fn save_profile(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+    write: &UserWrite,
+    hidden_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let attributes = Value::Object(write.attributes.clone());
+    let profile = Profile {
+        user_name: &write.user_name,
+        attributes: &attributes,
+        hidden_at,
+    };
+    members::save_profile(conn, caller.org_id, user_id, profile, now).await?;
+    Ok(())
+}
+
+async fn reload(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+) -> Result<UserRecord, ApiError> {
+    members::find(conn, caller.org_id, user_id)
+        .await?
+        .map(|member| record(&member))
+        .ok_or_else(not_found)
+}
+
+pub fn not_found() -> ApiError {
+    ScimError::not_found("User not found.").into()
+}
+
+/// `If-Match`: the update applies only to the version the client names.
+fn check_precondition(current: &UserRecord, if_match: Option<&str>) -> Result<(), ApiError> {
+    match if_match {
+        Some(header) if !etag_matches(header, &current.etag()) => Err(ScimError::new(
+            412,
+            None,
+            "The resource changed since it was read (If-Match).",
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// The metadata of every audit row: its source and the token's name, beside `extra`.
+fn audit_metadata(caller: Caller<'_>, mut extra: Value) -> Value {
+    if let Some(fields) = extra.as_object_mut() {
+        fields.insert("source".into(), json!("scim"));
+        fields.insert("tokenName".into(), json!(caller.token_name));
+    }
+    extra
+}
+
+/// One `"Audit"` row for a membership change, signed with the token's name.
+async fn audit_change(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    action: AuditAction,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let metadata = audit_metadata(caller, json!({}));
+    audit::record(conn, caller.org_id, action, user_id, metadata, now).await?;
+    Ok(())
+}
+
+fn now() -> NaiveDateTime {
+    // TIMESTAMP(3) columns: keep millisecond precision so values read back compare equal.
+    let now = chrono::Utc::now().naive_utc();
+    now - chrono::TimeDelta::nanoseconds(i64::from(
+        now.and_utc().timestamp_subsec_nanos() % 1_000_000,
+    ))
+}

@@ -1,0 +1,321 @@
+//! Reading Users: a SCIM filter translated into the member filter the database answers, and
+//! the answers turned into SCIM records.
+//!
+//! Only filters with an index behind them are translated; anything else answers 400
+//! `invalidFilter`, never an empty list.
+
+use diesel_async::AsyncPgConnection;
+
+use super::record;
+use crate::db::repo::members::{self, MemberFilter};
+use crate::error::ApiError;
+use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::scim::query::Page;
+use crate::scim::schema::USER_SCHEMA;
+use crate::scim::user::UserRecord;
+use crate::scim::{ScimError, ScimType};
+
+/// A page of the org's visible Users matching `filter`, and the total.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    filter: Option<&Filter>,
+    page: Page,
+) -> Result<(i64, Vec<UserRecord>), ApiError> {
+    let filter = filter.map(member_filter).transpose()?;
+    let (total, members) =
+        members::list(conn, org_id, filter.as_ref(), page.offset(), page.count).await?;
+    Ok((total, members.iter().map(record).collect()))
+}
+
+/// The org's visible User `user_id`.
+pub async fn get(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+) -> Result<UserRecord, ApiError> {
+    members::find(conn, org_id, user_id)
+        .await?
+        .filter(|member| !member.hidden())
+        .map(|member| record(&member))
+        .ok_or_else(super::not_found)
+}
+
+/// Translates a parsed filter: `eq` on `id`, `userName`, `externalId`, `emails.value`,
+/// `emails[...]` (type, value, primary) and `active`, combined with `and`, `or`, `not`.
+pub fn member_filter(filter: &Filter) -> Result<MemberFilter, ScimError> {
+    match filter {
+        Filter::And(a, b) => Ok(MemberFilter::And(
+            Box::new(member_filter(a)?),
+            Box::new(member_filter(b)?),
+        )),
+        Filter::Or(a, b) => Ok(MemberFilter::Or(
+            Box::new(member_filter(a)?),
+            Box::new(member_filter(b)?),
+        )),
+        Filter::Not(inner) => Ok(MemberFilter::Not(Box::new(member_filter(inner)?))),
+        Filter::Compare { path, op, value } => compare(path, *op, value),
+        Filter::Present(path) => Err(unsupported(&format!("{path} pr"))),
+        Filter::ValuePath { attr, filter } => {
+            if !is_core(attr)
+                || !attr.name.eq_ignore_ascii_case("emails")
+                || attr.sub_attr.is_some()
+            {
+                return Err(unsupported(&attr.to_string()));
+            }
+            email_elements(filter)
+        }
+    }
+}
+
+fn compare(path: &AttrPath, op: CompareOp, value: &CompValue) -> Result<MemberFilter, ScimError> {
+    if !is_core(path) {
+        return Err(unsupported(&path.to_string()));
+    }
+    if op != CompareOp::Eq {
+        return Err(unsupported(&format!("{path} {}", op.as_str())));
+    }
+    let name = path.name.to_ascii_lowercase();
+    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
+    let text = || string(path, value).map(str::to_owned);
+    match (name.as_str(), sub.as_deref()) {
+        ("id", None) => Ok(MemberFilter::Id(text()?)),
+        ("username", None) => Ok(MemberFilter::UserName(text()?)),
+        ("emails", None | Some("value")) => Ok(MemberFilter::Email(text()?)),
+        ("externalid", None) => Ok(MemberFilter::ExternalId(text()?)),
+        ("active", None) => match value {
+            CompValue::Bool(active) => Ok(MemberFilter::Active(*active)),
+            _ => Err(invalid_value(path)),
+        },
+        _ => Err(unsupported(&path.to_string())),
+    }
+}
+
+/// Conditions on one element of `emails`; `None` fields are unconstrained.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Element {
+    kind: Option<String>,
+    value: Option<String>,
+    primary: Option<bool>,
+}
+
+/// The inside of `emails[...]`, whose paths name sub-attributes of one e-mail: "some element
+/// satisfies the filter". `or` distributes over "some element", so the filter is brought into
+/// a disjunction of per-element conjunctions.
+fn email_elements(filter: &Filter) -> Result<MemberFilter, ScimError> {
+    let alternatives = element_alternatives(filter)?;
+    let mut filters = alternatives
+        .into_iter()
+        .flatten()
+        .map(|element| match element {
+            Element {
+                kind: None,
+                value: Some(value),
+                primary: None,
+            } => MemberFilter::Email(value),
+            Element {
+                kind,
+                value,
+                primary,
+            } => MemberFilter::EmailElement {
+                kind,
+                value,
+                primary,
+            },
+        });
+    let first = filters.next().unwrap_or(MemberFilter::Constant(false));
+    Ok(filters.fold(first, |all, next| {
+        MemberFilter::Or(Box::new(all), Box::new(next))
+    }))
+}
+
+/// Each alternative is one element's conjunction; `None` is a contradiction (`type eq "work"
+/// and type eq "home"`), which no element satisfies.
+fn element_alternatives(filter: &Filter) -> Result<Vec<Option<Element>>, ScimError> {
+    match filter {
+        Filter::Or(a, b) => {
+            let mut all = element_alternatives(a)?;
+            all.extend(element_alternatives(b)?);
+            Ok(all)
+        }
+        Filter::And(a, b) => {
+            let left = element_alternatives(a)?;
+            let right = element_alternatives(b)?;
+            let mut all = Vec::with_capacity(left.len() * right.len());
+            for l in &left {
+                for r in &right {
+                    all.push(match (l, r) {
+                        (Some(l), Some(r)) => merge(l, r),
+                        _ => None,
+                    });
+                }
+            }
+            Ok(all)
+        }
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value,
+        } if path.sub_attr.is_none() => {
+            let mut element = Element::default();
+            match path.name.to_ascii_lowercase().as_str() {
+                "value" => element.value = Some(string(path, value)?.to_owned()),
+                "type" => element.kind = Some(string(path, value)?.to_owned()),
+                "primary" => match value {
+                    CompValue::Bool(primary) => element.primary = Some(*primary),
+                    _ => return Err(invalid_value(path)),
+                },
+                _ => return Err(unsupported(&format!("emails.{}", path.name))),
+            }
+            Ok(vec![Some(element)])
+        }
+        // Name the shape only: the comparison value may be an e-mail address.
+        Filter::Compare { path, op, .. } => {
+            Err(unsupported(&format!("emails[{path} {}]", op.as_str())))
+        }
+        Filter::Not(_) => Err(unsupported("not inside emails[...]")),
+        Filter::Present(path) => Err(unsupported(&format!("emails[{path} pr]"))),
+        Filter::ValuePath { .. } => Err(unsupported("a nested value filter")),
+    }
+}
+
+/// Both conjunctions on one element, or `None` when they contradict each other. Types compare
+/// without regard to case; two values are kept apart (the database decides whether two
+/// addresses are one) unless they are spelled the same.
+fn merge(a: &Element, b: &Element) -> Option<Element> {
+    fn one<T: Clone>(
+        a: &Option<T>,
+        b: &Option<T>,
+        same: impl Fn(&T, &T) -> bool,
+    ) -> Option<Option<T>> {
+        match (a, b) {
+            (Some(x), Some(y)) if !same(x, y) => None,
+            (Some(x), _) | (None, Some(x)) => Some(Some(x.clone())),
+            (None, None) => Some(None),
+        }
+    }
+    Some(Element {
+        kind: one(&a.kind, &b.kind, |x: &String, y: &String| {
+            x.eq_ignore_ascii_case(y)
+        })?,
+        value: one(&a.value, &b.value, |x: &String, y: &String| x == y)?,
+        primary: one(&a.primary, &b.primary, |x: &bool, y: &bool| x == y)?,
+    })
+}
+
+fn string<'a>(path: &AttrPath, value: &'a CompValue) -> Result<&'a str, ScimError> {
+    match value {
+        CompValue::Str(text) => Ok(text),
+        _ => Err(invalid_value(path)),
+    }
+}
+
+fn is_core(path: &AttrPath) -> bool {
+    path.urn
+        .as_deref()
+        .is_none_or(|urn| urn.eq_ignore_ascii_case(USER_SCHEMA))
+}
+
+fn unsupported(what: &str) -> ScimError {
+    ScimError::bad_request(
+        ScimType::InvalidFilter,
+        format!(
+            "Filtering on {what} is not supported; use eq on id, userName, externalId, emails.value, emails[type eq \"…\"] or active, joined with and/or/not."
+        ),
+    )
+}
+
+fn invalid_value(path: &AttrPath) -> ScimError {
+    ScimError::bad_request(
+        ScimType::InvalidFilter,
+        format!("The value compared with {path} has the wrong type."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::filter::parse_filter;
+
+    fn translate(text: &str) -> Result<MemberFilter, ScimError> {
+        member_filter(&parse_filter(text).unwrap())
+    }
+
+    fn element(kind: Option<&str>, value: Option<&str>, primary: Option<bool>) -> MemberFilter {
+        MemberFilter::EmailElement {
+            kind: kind.map(str::to_owned),
+            value: value.map(str::to_owned),
+            primary,
+        }
+    }
+
+    #[test]
+    fn translates_the_filters_idps_send() {
+        use MemberFilter::*;
+        let cases = [
+            ("userName eq \"Jane@Example.com\"", UserName("Jane@Example.com".into())),
+            ("USERNAME EQ \"bjensen\"", UserName("bjensen".into())),
+            ("externalId eq \"00u1\"", ExternalId("00u1".into())),
+            ("id eq \"abc\"", Id("abc".into())),
+            ("emails.value eq \"a@b.c\"", Email("a@b.c".into())),
+            ("emails eq \"a@b.c\"", Email("a@b.c".into())),
+            ("emails[value eq \"a@b.c\"]", Email("a@b.c".into())),
+            (
+                "emails[type eq \"work\"].value eq \"A@b.c\"",
+                element(Some("work"), Some("A@b.c"), None),
+            ),
+            (
+                "emails[type eq \"work\" and primary eq true]",
+                element(Some("work"), None, Some(true)),
+            ),
+            (
+                "emails[type eq \"work\" or type eq \"home\"]",
+                Or(Box::new(element(Some("work"), None, None)), Box::new(element(Some("home"), None, None))),
+            ),
+            ("emails[type eq \"work\" and type eq \"home\"]", Constant(false)),
+            (
+                "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"a@b.c\" and active eq true",
+                And(Box::new(UserName("a@b.c".into())), Box::new(Active(true))),
+            ),
+            ("userName eq \"3f0c8a6e-9b1d-4f55-8d1e-0c9a6f2b7e11\"", UserName("3f0c8a6e-9b1d-4f55-8d1e-0c9a6f2b7e11".into())),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(translate(text).unwrap(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_has_no_index_behind_it() {
+        for text in [
+            "displayName eq \"Jane\"",
+            "userName co \"jane\"",
+            "userName sw \"j\"",
+            "title pr",
+            "name.givenName eq \"Jane\"",
+            "phoneNumbers[type eq \"work\"]",
+            "emails[not (type eq \"work\")]",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq \"1\"",
+            "userName eq 42",
+            "active eq \"yes\"",
+        ] {
+            let error = translate(text).unwrap_err();
+            assert_eq!(
+                (error.status, error.scim_type),
+                (400, Some(ScimType::InvalidFilter)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_attribute_never_the_value() {
+        for text in [
+            "emails[value co \"secret@example.com\"]",
+            "userName co \"secret@example.com\"",
+            "emails[display eq \"secret@example.com\"]",
+        ] {
+            let detail = translate(text).unwrap_err().detail;
+            assert!(!detail.contains("secret"), "{text}: {detail}");
+        }
+    }
+}
