@@ -3,13 +3,14 @@
 -- sign-in address picked from them.
 
 -- One definition of "the same address" (and of the same userName): equal after compatibility
--- normalisation (NFKC: composed and decomposed forms, full-width letters) and PostgreSQL's own
--- lower(). The service compares identities only through this function, in SQL, so Rust's and
+-- normalisation (NFKC: composed and decomposed forms, full-width letters), PostgreSQL's own
+-- lower(), and with the final sigma (ς) read as σ, since lower() maps Σ to σ wherever it
+-- stands. The service compares identities only through this function, in SQL, so Rust's and
 -- PostgreSQL's case mappings can never disagree (they do on İ and final Σ). A plain SQL
 -- function is inlined by the planner, so an index on the expression serves calls to it.
 CREATE OR REPLACE FUNCTION scim_sidecar.identity_key(text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    AS $$ SELECT lower(normalize($1, NFKC)) $$;
+    AS $$ SELECT translate(lower(normalize($1, NFKC)), 'ς', 'σ') $$;
 
 -- How a new sign-in address is written to "User"."email": lower-cased like every address the
 -- service has written before, in composed form (NFC) as browsers and directories send it.

@@ -5,4 +5,4 @@
 -- expression, so lookups through the function use this index. CONCURRENTLY never blocks the
 -- app's writes, and needs a migration of its own outside a transaction (metadata.toml).
 CREATE INDEX CONCURRENTLY IF NOT EXISTS scim_user_email_identity_idx
-    ON public."User" (lower(normalize(email, NFKC)));
+    ON public."User" (translate(lower(normalize(email, NFKC)), 'ς', 'σ'));

@@ -368,9 +368,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> Self {
-        init_test_logging();
         let db = TestDb::migrated().await;
         let org_id = db.create_org("Acme").await;
+        Self::spawn_on(db, org_id, options).await
+    }
+
+    /// A running server on a database the test prepared, with a token "okta" for `org_id`.
+    pub async fn spawn_on(db: TestDb, org_id: i32, options: Options) -> Self {
+        init_test_logging();
         let token = db.create_token(org_id, "okta").await;
         let settings = settings_for(&db.url, &options);
         let app = Application::build(&settings).await.expect("server builds");

@@ -405,34 +405,6 @@ async fn a_shared_account_spelled_with_capitals_can_still_be_deprovisioned() {
 }
 
 #[tokio::test]
-async fn deleting_a_member_frees_its_external_id_for_someone_else() {
-    let app = TestApp::spawn().await;
-    let user = app.create_user("first@example.com", "jdoe").await;
-    let id = user["id"].as_str().unwrap();
-    let deleted = app
-        .request(reqwest::Method::DELETE, &format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status().as_u16(), 204);
-    let second = app
-        .post_user(&okta_user("second@example.com", "jdoe", "J", "Doe"))
-        .await;
-    assert_eq!(second.status().as_u16(), 201);
-    // The first person comes back with an externalId of their own.
-    let restored = app
-        .post_user(&okta_user("first@example.com", "jdoe-1", "F", "Irst"))
-        .await;
-    assert_eq!(restored.status().as_u16(), 201);
-    assert_eq!(
-        app.db
-            .count("SELECT count(*) FROM \"UserToOrg\" WHERE \"scimExternalId\" = 'jdoe'")
-            .await,
-        1
-    );
-}
-
-#[tokio::test]
 async fn a_post_that_keeps_a_member_inactive_is_audited() {
     let app = TestApp::spawn().await;
     let user = app.create_user("idle@example.com", "idle").await;

@@ -6,6 +6,7 @@ mod database;
 mod discovery;
 mod health;
 mod helpers;
+mod identity;
 mod isolation;
 mod license;
 mod lifecycle;
