@@ -251,6 +251,90 @@ fn compare(found: &[(String, String, String)], role_labels: &[String]) -> Schema
     SchemaReport { problems }
 }
 
+/// The index the service adds to `"User"` (see migrations/…_user_address_index).
+pub const ADDRESS_INDEX: &str = "scim_user_email_identity_idx";
+
+/// The state of the address lookup index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexState {
+    Ready,
+    /// A concurrent build was interrupted: PostgreSQL keeps an invalid index it never uses.
+    Invalid,
+    Missing,
+}
+
+/// How the service finds app accounts by address: its index, and how the database's
+/// `lower()` folds letters (`LC_CTYPE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressLookup {
+    pub index: IndexState,
+    pub ctype: String,
+}
+
+impl AddressLookup {
+    /// `lower()` folds only ASCII letters under the C/POSIX locale.
+    pub fn folds_ascii_only(&self) -> bool {
+        matches!(self.ctype.as_str(), "C" | "POSIX")
+    }
+
+    /// What an operator should do, if anything.
+    pub fn advice(&self) -> Option<String> {
+        let index = match self.index {
+            IndexState::Ready => None,
+            IndexState::Invalid => Some(format!(
+                "index {ADDRESS_INDEX} is invalid (an interrupted concurrent build) and unused: \
+                 rebuild it with `DROP INDEX CONCURRENTLY public.{ADDRESS_INDEX}; CREATE INDEX \
+                 CONCURRENTLY {ADDRESS_INDEX} ON public.\"User\" (translate(lower(normalize(email, \
+                 NFKC)), 'ς', 'σ'));`; until then address lookups scan \"User\""
+            )),
+            IndexState::Missing => Some(format!(
+                "index {ADDRESS_INDEX} is missing: run `scim-sidecar migrate`; until then \
+                 address lookups scan \"User\""
+            )),
+        };
+        let ctype = self.folds_ascii_only().then(|| {
+            format!(
+                "the database's LC_CTYPE is {}: lower() folds only ASCII letters, so `Ünal@` \
+                 and `ünal@` count as two addresses (a UTF-8 locale such as C.UTF-8 folds them)",
+                self.ctype
+            )
+        });
+        match (index, ctype) {
+            (None, None) => None,
+            (Some(one), None) | (None, Some(one)) => Some(one),
+            (Some(index), Some(ctype)) => Some(format!("{index}; {ctype}")),
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct AddressLookupRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    valid: Option<bool>,
+    #[diesel(sql_type = Text)]
+    ctype: String,
+}
+
+/// Reads the catalogue for [`AddressLookup`].
+pub async fn address_lookup(conn: &mut AsyncPgConnection) -> diesel::QueryResult<AddressLookup> {
+    let row: AddressLookupRow = diesel::sql_query(
+        "SELECT (SELECT i.indisvalid FROM pg_index i \
+                 WHERE i.indexrelid = to_regclass('public.' || quote_ident($1))) AS valid, \
+                current_setting('lc_ctype') AS ctype",
+    )
+    .bind::<Text, _>(ADDRESS_INDEX)
+    .get_result(conn)
+    .await?;
+    Ok(AddressLookup {
+        index: match row.valid {
+            Some(true) => IndexState::Ready,
+            Some(false) => IndexState::Invalid,
+            None => IndexState::Missing,
+        },
+        ctype: row.ctype,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +348,21 @@ mod tests {
 
     fn roles() -> Vec<String> {
         vec!["OWNER".into(), "MEMBER".into(), "GUEST".into()]
+    }
+
+    #[test]
+    fn address_lookup_advice_names_each_problem() {
+        let lookup = |index, ctype: &str| AddressLookup {
+            index,
+            ctype: ctype.into(),
+        };
+        assert_eq!(lookup(IndexState::Ready, "C.UTF-8").advice(), None);
+        assert_eq!(lookup(IndexState::Ready, "en_US.utf8").advice(), None);
+        let missing = lookup(IndexState::Missing, "C.UTF-8").advice().unwrap();
+        assert!(missing.contains("scim-sidecar migrate"), "{missing}");
+        let invalid = lookup(IndexState::Invalid, "C").advice().unwrap();
+        assert!(invalid.contains("DROP INDEX CONCURRENTLY"), "{invalid}");
+        assert!(invalid.contains("LC_CTYPE is C"), "{invalid}");
     }
 
     #[test]
