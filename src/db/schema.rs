@@ -158,10 +158,39 @@ diesel::table! {
         hidden_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// Set while the membership is removed (`remove` mode); the `kept_*` columns hold what
+        /// its `"UserToOrg"` row held.
+        removed_at -> Nullable<Timestamp>,
+        kept_role -> Nullable<Text>,
+        kept_joined_at -> Nullable<Timestamp>,
+        kept_external_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// A view (migrations/…_removed_members): every membership SCIM answers for, the app's
+    /// `"UserToOrg"` rows and the removed ones the service keeps, with the service's profile.
+    /// Read only.
+    scim_sidecar.member (org_id, user_id) {
+        org_id -> Int4,
+        user_id -> Text,
+        joined_at -> Timestamp,
+        is_active -> Bool,
+        external_id -> Nullable<Text>,
+        /// `"OrgRole"` as text: a kept role is stored as text.
+        role -> Text,
+        /// The `"UserToOrg"` row was deleted by a deprovision in `remove` mode.
+        removed -> Bool,
+        user_name -> Nullable<Text>,
+        attributes -> Nullable<Jsonb>,
+        email_keys -> Nullable<Array<Text>>,
+        hidden_at -> Nullable<Timestamp>,
+        profile_updated_at -> Nullable<Timestamp>,
     }
 }
 
 diesel::joinable!(user_to_org -> orgs (org_id));
+diesel::joinable!(member -> users (user_id));
 diesel::joinable!(user_to_org -> users (user_id));
 diesel::joinable!(scim_tokens -> orgs (org_id));
 diesel::joinable!(licenses -> orgs (org_id));
@@ -178,4 +207,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     licenses,
     scim_tokens,
     user_profile,
+    member,
 );

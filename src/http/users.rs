@@ -24,6 +24,7 @@ fn caller(context: &AuthContext) -> Caller<'_> {
         org_id: context.org_id,
         token_name: &context.token_name,
         seats: context.grant.seat_cap(),
+        mode: provisioning::DeprovisionMode::Deactivate,
     }
 }
 

@@ -29,6 +29,18 @@ pub struct Caller<'a> {
     pub token_name: &'a str,
     /// Seat cap of the licence that entitles the org, if it has one.
     pub seats: Option<SeatCap>,
+    /// How a deprovisioned membership is kept from the app.
+    pub mode: DeprovisionMode,
+}
+
+/// How deprovisioning keeps a person out of the org, whichever app version runs beside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeprovisionMode {
+    /// `"UserToOrg"."isActive" = false`: for an app that honours it (its own SCIM release).
+    Deactivate,
+    /// The `"UserToOrg"` row is deleted, its role, joinedAt and externalId kept by the service:
+    /// for an app that ignores `isActive`.
+    Remove,
 }
 
 /// How a replacement document is obtained.
@@ -144,14 +156,7 @@ pub async fn create(
                 // The person comes back: the body's current attributes win, the account's
                 // address and name included.
                 update_account(conn, &record(member), &write, *shared, now).await?;
-                members::update_membership(
-                    conn,
-                    caller.org_id,
-                    &user_id,
-                    wants_active,
-                    external_id,
-                )
-                .await?;
+                set_membership(conn, caller, member, wants_active, external_id, now).await?;
                 let action = if wants_active {
                     AuditAction::MemberReactivated
                 } else {
@@ -244,7 +249,7 @@ pub async fn update(
         let active = write.active.unwrap_or(current.active);
         match rules::transition(current.active, active) {
             Transition::Deprovision => {
-                deprovision(conn, caller, &member, AuditAction::MemberDeactivated, now).await?
+                revoke(conn, caller, &member, AuditAction::MemberDeactivated, now).await?
             }
             Transition::Reactivate => {
                 ensure_seat_available(conn, caller, user_id).await?;
@@ -257,7 +262,7 @@ pub async fn update(
             return Ok(current);
         }
         let external_id = write.external_id.as_deref();
-        members::update_membership(conn, caller.org_id, user_id, active, external_id).await?;
+        set_membership(conn, caller, &member, active, external_id, now).await?;
         save_profile(conn, caller, user_id, &write, None, now).await?;
         if profile_changed {
             audit_change(conn, caller, AuditAction::UserUpdated, user_id, now).await?;
@@ -318,18 +323,12 @@ pub async fn delete(
         check_precondition(&current, if_match)?;
         let now = now();
         if member.is_active {
-            deprovision(conn, caller, &member, AuditAction::MemberRemoved, now).await?;
+            revoke(conn, caller, &member, AuditAction::MemberRemoved, now).await?;
         } else {
             audit_change(conn, caller, AuditAction::MemberRemoved, user_id, now).await?;
         }
-        members::update_membership(
-            conn,
-            caller.org_id,
-            user_id,
-            false,
-            member.external_id.as_deref(),
-        )
-        .await?;
+        let external_id = member.external_id.as_deref();
+        set_membership(conn, caller, &member, false, external_id, now).await?;
         let document = current.stored_document();
         let user_name = document
             .get("userName")
@@ -347,9 +346,58 @@ pub async fn delete(
     .await
 }
 
-/// Locks a person out: membership inactive, every session ended, API keys of this org and all
-/// OAuth grants deleted, and an audit row, in the caller's transaction.
-async fn deprovision(
+/// The membership's state and externalId, written the way the mode says: an inactive
+/// membership in `remove` mode has no `"UserToOrg"` row, only what the service keeps of it.
+async fn set_membership(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    member: &Member,
+    active: bool,
+    external_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let (org_id, user_id) = (caller.org_id, member.user_id.as_str());
+    let kept = members::Kept {
+        role: member.role,
+        joined_at: member.joined_at,
+        external_id,
+    };
+    if member.removed {
+        if active {
+            members::restore_membership(conn, org_id, user_id, kept, true).await?;
+        } else {
+            members::set_kept_external_id(conn, org_id, user_id, external_id).await?;
+        }
+    } else if !active && caller.mode == DeprovisionMode::Remove {
+        // A member the app created has no profile yet: it keeps answering what it answered.
+        let document = record(member).stored_document();
+        let user_name = document
+            .get("userName")
+            .and_then(Value::as_str)
+            .unwrap_or(user_id)
+            .to_owned();
+        let attributes = Value::Object(
+            document
+                .into_iter()
+                .filter(|(key, _)| !matches!(key.as_str(), "userName" | "active" | "externalId"))
+                .collect(),
+        );
+        let profile = Profile {
+            user_name: &user_name,
+            attributes: &attributes,
+            hidden_at: member.hidden_at,
+        };
+        members::remove_membership(conn, org_id, user_id, kept, profile, now).await?;
+    } else {
+        members::update_membership(conn, org_id, user_id, active, external_id).await?;
+    }
+    Ok(())
+}
+
+/// Locks a person out: every session ended, API keys of this org and all OAuth grants
+/// deleted, and an audit row, in the caller's transaction; [`set_membership`] makes the
+/// membership inactive in the same transaction.
+async fn revoke(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
     member: &Member,
@@ -365,14 +413,6 @@ async fn deprovision(
         )
         .into());
     }
-    members::update_membership(
-        conn,
-        caller.org_id,
-        user_id,
-        false,
-        member.external_id.as_deref(),
-    )
-    .await?;
     let revoked = access::revoke_access(conn, caller.org_id, user_id, now).await?;
     audit::record(
         conn,
@@ -459,9 +499,7 @@ async fn lock_member(
     user_id: &str,
 ) -> Result<(Member, bool), ApiError> {
     let orgs = members::lock_memberships(conn, user_id).await?;
-    if !orgs.contains(&caller.org_id) {
-        return Err(not_found());
-    }
+    // A removed membership has no row to lock; the org's lock serialises its writers.
     let shared = orgs.iter().any(|org| *org != caller.org_id);
     let member = members::find(conn, caller.org_id, user_id)
         .await?

@@ -4,7 +4,8 @@
 //! lives in two tables (the service's profile for provisioned members, `"User"` for members the
 //! app created): each such leaf first collects the candidate user ids from the indexes of both
 //! tables, then checks the exact rule on the joined row. PostgreSQL evaluates the candidate
-//! list once and probes `"UserToOrg"`'s primary key with it, so the org is never walked.
+//! list once and probes `"UserToOrg"`'s primary key with it (through the `member` view), so
+//! the org is never walked.
 
 use diesel::dsl::{array, not};
 use diesel::expression::ValidGrouping;
@@ -16,7 +17,7 @@ use diesel::sql_types::{Bool, Nullable};
 use diesel::BoxableExpression;
 
 use crate::db::functions::{coalesce_text, has_email, identity_key, identity_key_or_null, known};
-use crate::db::schema::{user_profile, user_to_org, users};
+use crate::db::schema::{member, user_profile, users};
 
 /// What a list may be filtered on. Values are as the client sent them; identities are
 /// compared through `identity_key` in SQL.
@@ -45,14 +46,7 @@ pub enum MemberFilter {
     Not(Box<MemberFilter>),
 }
 
-type Source = diesel::dsl::LeftJoinQuerySource<
-    diesel::dsl::InnerJoinQuerySource<user_to_org::table, users::table>,
-    user_profile::table,
-    diesel::dsl::And<
-        diesel::dsl::Eq<user_profile::org_id, user_to_org::org_id>,
-        diesel::dsl::Eq<user_profile::user_id, user_to_org::user_id>,
-    >,
->;
+type Source = diesel::dsl::InnerJoinQuerySource<member::table, users::table>;
 
 /// A condition on the joined member row. NULL means "unknown" (a comparison with an attribute
 /// the member lacks) and is never true.
@@ -65,9 +59,9 @@ impl MemberFilter {
     /// The SQL condition. `org_id` scopes the candidate lookups in the profile table.
     pub fn compile(&self, org_id: i32) -> Condition {
         match self {
-            MemberFilter::Id(id) => Box::new(user_to_org::user_id.eq(id.clone()).nullable()),
-            MemberFilter::ExternalId(id) => Box::new(user_to_org::scim_external_id.eq(id.clone())),
-            MemberFilter::Active(active) => Box::new(user_to_org::is_active.eq(*active).nullable()),
+            MemberFilter::Id(id) => Box::new(member::user_id.eq(id.clone()).nullable()),
+            MemberFilter::ExternalId(id) => Box::new(member::external_id.eq(id.clone())),
+            MemberFilter::Active(active) => Box::new(member::is_active.eq(*active).nullable()),
             MemberFilter::Constant(value) => Box::new((*value).into_sql::<Bool>().nullable()),
             MemberFilter::UserName(value) => user_name(org_id, value),
             MemberFilter::Email(value) => email(org_id, value),
@@ -92,20 +86,15 @@ fn user_name(org_id: i32, value: &str) -> Condition {
         .filter(identity_key_or_null(user_profile::user_name).eq(key.nullable()))
         .select(user_profile::user_id)
         .into_boxed();
-    let exact = identity_key_or_null(coalesce_text(
-        user_profile::user_name.nullable(),
-        users::email,
-    ))
-    .eq(identity_key(value.to_owned()).nullable());
+    let exact = identity_key_or_null(coalesce_text(member::user_name, users::email))
+        .eq(identity_key(value.to_owned()).nullable());
     Box::new(MemberAmong::new(vec![Box::new(stored), account_by_address(value)]).and(exact))
 }
 
 fn email(org_id: i32, value: &str) -> Condition {
     let exact = identity_key_or_null(users::email)
         .eq(identity_key(value.to_owned()).nullable())
-        .or(user_profile::email_keys
-            .nullable()
-            .contains(array((identity_key(value.to_owned()),)).nullable()));
+        .or(member::email_keys.contains(array((identity_key(value.to_owned()),)).nullable()));
     Box::new(address_candidates(org_id, value).and(exact))
 }
 
@@ -125,25 +114,16 @@ fn email_element(
         None => Box::new(users::email.is_not_null().nullable()),
     };
     let app_member: Condition = if app_shape {
-        Box::new(
-            user_profile::user_name
-                .nullable()
-                .is_null()
-                .nullable()
-                .and(app_address),
-        )
+        Box::new(member::user_name.is_null().nullable().and(app_address))
     } else {
         Box::new(false.into_sql::<Bool>().nullable())
     };
-    let stored = user_profile::user_name
-        .nullable()
-        .is_not_null()
-        .and(has_email(
-            user_profile::attributes.nullable(),
-            kind.map(str::to_owned),
-            identity_key_or_null(value.map(str::to_owned)),
-            primary,
-        ));
+    let stored = member::user_name.is_not_null().and(has_email(
+        member::attributes,
+        kind.map(str::to_owned),
+        identity_key_or_null(value.map(str::to_owned)),
+        primary,
+    ));
     let exact: Condition = Box::new(app_member.or(stored.nullable()));
     match value {
         Some(value) => Box::new(address_candidates(org_id, value).and(exact)),
@@ -173,7 +153,7 @@ fn account_by_address(value: &str) -> Candidates {
     )
 }
 
-/// `"UserToOrg"."userId" = ANY(ARRAY(<candidates> UNION ALL ...))`. Diesel has no
+/// `member.user_id = ANY(ARRAY(<candidates> UNION ALL ...))`. Diesel has no
 /// `ARRAY(subquery)`; this fragment writes the glue around typed subqueries, whose SQL and
 /// binds diesel writes. Unlike `IN (subquery)`, an array is computed once even under `OR` or
 /// `NOT`, and PostgreSQL uses it as a condition on the membership's primary key.
@@ -194,7 +174,7 @@ impl Expression for MemberAmong {
 
 impl QueryFragment<Pg> for MemberAmong {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        user_to_org::user_id.walk_ast(out.reborrow())?;
+        member::user_id.walk_ast(out.reborrow())?;
         out.push_sql(" = ANY(ARRAY(");
         for (i, candidates) in self.candidates.iter().enumerate() {
             if i > 0 {
@@ -218,6 +198,6 @@ impl ValidGrouping<()> for MemberAmong {
     type IsAggregate = is_aggregate::Never;
 }
 
-// It names only `"UserToOrg"."userId"`, which every member query source has.
+// It names only `member.user_id`, which every member query source has.
 impl<QS> AppearsOnTable<QS> for MemberAmong {}
 impl<QS> SelectableExpression<QS> for MemberAmong {}

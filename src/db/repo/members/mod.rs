@@ -1,6 +1,7 @@
-//! Memberships of one org as the service sees them: a `"UserToOrg"` row, its `"User"` and the
-//! service's own profile row. Reads here; filters in `filter`, writes in `write`. Every
-//! function is scoped to one org, and returns rows, never SCIM documents.
+//! Memberships of one org as the service sees them: a `"UserToOrg"` row (or, once removed in
+//! `remove` mode, what the service kept of it), its `"User"` and the service's own profile
+//! row, read through the `scim_sidecar.member` view. Reads here; filters in `filter`, writes
+//! in `write`. Every function is scoped to one org, and returns rows, never SCIM documents.
 
 mod filter;
 mod role;
@@ -11,7 +12,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use crate::db::schema::{user_profile, user_to_org, users};
+use crate::db::schema::{member, user_to_org, users};
 
 pub use filter::MemberFilter;
 pub use role::OrgRole;
@@ -30,6 +31,8 @@ pub struct Member {
     pub is_active: bool,
     pub external_id: Option<String>,
     pub role: OrgRole,
+    /// Its `"UserToOrg"` row was deleted by a deprovision in `remove` mode.
+    pub removed: bool,
     /// The IdP's userName as sent; `None` for a membership the app created.
     pub user_name: Option<String>,
     /// The attributes the service stores (`None` for a membership the app created).
@@ -53,29 +56,25 @@ macro_rules! member_columns {
             users::email,
             users::name,
             users::updated_at,
-            user_to_org::joined_at,
-            user_to_org::is_active,
-            user_to_org::scim_external_id,
-            user_to_org::role,
-            user_profile::user_name.nullable(),
-            user_profile::attributes.nullable(),
-            user_profile::hidden_at.nullable(),
-            user_profile::updated_at.nullable(),
+            member::joined_at,
+            member::is_active,
+            member::external_id,
+            member::role,
+            member::removed,
+            member::user_name,
+            member::attributes,
+            member::hidden_at,
+            member::profile_updated_at,
         )
     };
 }
 
-/// The org's memberships joined to their `"User"` and profile rows.
+/// The org's memberships joined to their `"User"` rows.
 macro_rules! org_members {
     ($org_id:expr) => {
-        user_to_org::table
+        member::table
             .inner_join(users::table)
-            .left_join(
-                user_profile::table.on(user_profile::org_id
-                    .eq(user_to_org::org_id)
-                    .and(user_profile::user_id.eq(user_to_org::user_id))),
-            )
-            .filter(user_to_org::org_id.eq($org_id))
+            .filter(member::org_id.eq($org_id))
     };
 }
 pub(crate) use org_members;
@@ -87,7 +86,7 @@ pub async fn find(
     user_id: &str,
 ) -> QueryResult<Option<Member>> {
     org_members!(org_id)
-        .filter(user_to_org::user_id.eq(user_id))
+        .filter(member::user_id.eq(user_id))
         .select(member_columns!())
         .get_result(conn)
         .await
@@ -105,7 +104,7 @@ pub async fn list(
 ) -> QueryResult<(i64, Vec<Member>)> {
     if limit > 0 {
         let mut page = org_members!(org_id)
-            .filter(user_profile::hidden_at.is_null())
+            .filter(member::hidden_at.is_null())
             .select((member_columns!(), diesel::dsl::count_star().over()))
             .order(users::id.asc())
             .limit(limit)
@@ -127,7 +126,7 @@ pub async fn list(
     }
     // `count=0`, or a page past the end: only the total is wanted.
     let mut count = org_members!(org_id)
-        .filter(user_profile::hidden_at.is_null())
+        .filter(member::hidden_at.is_null())
         .select(diesel::dsl::count_star())
         .into_boxed();
     if let Some(filter) = filter {
@@ -161,7 +160,7 @@ pub async fn explain_list(
     filter: &MemberFilter,
 ) -> QueryResult<Vec<String>> {
     let query = org_members!(org_id)
-        .filter(user_profile::hidden_at.is_null())
+        .filter(member::hidden_at.is_null())
         .filter(filter.compile(org_id))
         .select(member_columns!())
         .order(users::id.asc())

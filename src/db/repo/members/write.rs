@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{org_members, OrgRole};
 use crate::db::functions::{identity_key, identity_key_or_null};
-use crate::db::schema::{user_profile, user_to_org, users};
+use crate::db::schema::{member, user_profile, user_to_org, users};
 
 pub async fn insert_membership(
     conn: &mut AsyncPgConnection,
@@ -89,16 +89,17 @@ pub async fn save_profile(
         .map(drop)
 }
 
-/// The membership of the org whose externalId is `external_id`, visible, inactive or hidden.
+/// The membership of the org whose externalId is `external_id`: visible, inactive, removed or
+/// hidden.
 pub async fn find_by_external_id(
     conn: &mut AsyncPgConnection,
     org_id: i32,
     external_id: &str,
 ) -> QueryResult<Option<String>> {
-    user_to_org::table
-        .filter(user_to_org::org_id.eq(org_id))
-        .filter(user_to_org::scim_external_id.eq(external_id))
-        .select(user_to_org::user_id)
+    member::table
+        .filter(member::org_id.eq(org_id))
+        .filter(member::external_id.eq(external_id))
+        .select(member::user_id)
         .limit(1)
         .get_result(conn)
         .await
@@ -114,10 +115,10 @@ pub async fn external_id_taken(
     except_user: &str,
 ) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        user_to_org::table
-            .filter(user_to_org::org_id.eq(org_id))
-            .filter(user_to_org::scim_external_id.eq(external_id))
-            .filter(user_to_org::user_id.ne(except_user)),
+        member::table
+            .filter(member::org_id.eq(org_id))
+            .filter(member::external_id.eq(external_id))
+            .filter(member::user_id.ne(except_user)),
     ))
     .get_result(conn)
     .await
@@ -148,15 +149,113 @@ pub async fn user_name_taken(
     }
     diesel::select(diesel::dsl::exists(
         org_members!(org_id)
-            .filter(user_profile::user_name.is_null())
+            .filter(member::user_name.is_null())
             .filter(
                 identity_key_or_null(users::email)
                     .eq(identity_key(user_name.to_owned()).nullable()),
             )
-            .filter(user_to_org::user_id.ne(except_user)),
+            .filter(member::user_id.ne(except_user)),
     ))
     .get_result(conn)
     .await
+}
+
+/// What a removed membership's `"UserToOrg"` row held.
+#[derive(Debug, Clone, Copy)]
+pub struct Kept<'a> {
+    pub role: OrgRole,
+    pub joined_at: NaiveDateTime,
+    pub external_id: Option<&'a str>,
+}
+
+/// `remove` mode: keeps what the membership's row holds in the service's profile (written as
+/// `profile` when the membership has none yet), then deletes the `"UserToOrg"` row, so that an
+/// app that ignores `isActive` no longer counts the person as a member.
+pub async fn remove_membership(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+    kept: Kept<'_>,
+    profile: Profile<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(user_profile::table)
+        .values((
+            user_profile::org_id.eq(org_id),
+            user_profile::user_id.eq(user_id),
+            user_profile::user_name.eq(profile.user_name),
+            user_profile::attributes.eq(profile.attributes),
+            user_profile::hidden_at.eq(profile.hidden_at),
+            user_profile::created_at.eq(now),
+            user_profile::updated_at.eq(now),
+            user_profile::removed_at.eq(now),
+            user_profile::kept_role.eq(kept.role.label()),
+            user_profile::kept_joined_at.eq(kept.joined_at),
+            user_profile::kept_external_id.eq(kept.external_id),
+        ))
+        .on_conflict((user_profile::org_id, user_profile::user_id))
+        .do_update()
+        .set((
+            user_profile::removed_at.eq(now),
+            user_profile::kept_role.eq(kept.role.label()),
+            user_profile::kept_joined_at.eq(kept.joined_at),
+            user_profile::kept_external_id.eq(kept.external_id),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::delete(user_to_org::table.find((org_id, user_id)))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Gives a removed membership its `"UserToOrg"` row back, with the kept role and joinedAt.
+pub async fn restore_membership(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+    kept: Kept<'_>,
+    active: bool,
+) -> QueryResult<()> {
+    let role = match kept.role {
+        OrgRole::Other => OrgRole::Member,
+        role => role,
+    };
+    diesel::insert_into(user_to_org::table)
+        .values((
+            user_to_org::org_id.eq(org_id),
+            user_to_org::user_id.eq(user_id),
+            user_to_org::joined_at.eq(kept.joined_at),
+            user_to_org::role.eq(role),
+            user_to_org::is_active.eq(active),
+            user_to_org::scim_external_id.eq(kept.external_id),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::update(user_profile::table.find((org_id, user_id)))
+        .set((
+            user_profile::removed_at.eq(None::<NaiveDateTime>),
+            user_profile::kept_role.eq(None::<String>),
+            user_profile::kept_joined_at.eq(None::<NaiveDateTime>),
+            user_profile::kept_external_id.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A removed membership's externalId.
+pub async fn set_kept_external_id(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+    external_id: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(user_profile::table.find((org_id, user_id)))
+        .set(user_profile::kept_external_id.eq(external_id))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// The org's active members other than `user_id`.
