@@ -485,6 +485,28 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// PUT a whole user representation, as Okta and Entra ID replace a profile.
+    pub async fn put_user(&self, id: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.request(reqwest::Method::PUT, &format!("/Users/{id}"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_user(&self, id: &str) -> reqwest::Response {
+        self.delete_user_with(id, &[]).await
+    }
+
+    /// DELETE with extra request headers (e.g. `If-Match`).
+    pub async fn delete_user_with(&self, id: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.request(reqwest::Method::DELETE, &format!("/Users/{id}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn patch_user(&self, id: &str, operations: serde_json::Value) -> reqwest::Response {
         self.request(reqwest::Method::PATCH, &format!("/Users/{id}"))
             .json(&serde_json::json!({

@@ -135,10 +135,7 @@ async fn the_last_active_owner_cannot_be_deprovisioned() {
             json!([{"op": "replace", "value": {"active": false}}]),
         )
         .await,
-        app.request(reqwest::Method::DELETE, &format!("/Users/{owner_id}"))
-            .send()
-            .await
-            .unwrap(),
+        app.delete_user(owner_id).await,
     ] {
         assert_scim_error(request, 403).await;
     }
@@ -395,12 +392,7 @@ async fn a_shared_account_spelled_with_capitals_can_still_be_deprovisioned() {
     );
     let mut profile: Value = app.get_json("/Users/pat").await;
     profile["active"] = json!(true);
-    let put = app
-        .request(reqwest::Method::PUT, "/Users/pat")
-        .json(&profile)
-        .send()
-        .await
-        .unwrap();
+    let put = app.put_user("pat", &profile).await;
     assert_eq!(put.status().as_u16(), 200);
 }
 
@@ -409,11 +401,7 @@ async fn deleting_a_member_frees_its_external_id_for_someone_else() {
     let app = TestApp::spawn().await;
     let user = app.create_user("first@example.com", "jdoe").await;
     let id = user["id"].as_str().unwrap();
-    let deleted = app
-        .request(reqwest::Method::DELETE, &format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_user(id).await;
     assert_eq!(deleted.status().as_u16(), 204);
     let second = app
         .post_user(&okta_user("second@example.com", "jdoe", "J", "Doe"))

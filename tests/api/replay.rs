@@ -69,12 +69,7 @@ async fn okta_lifecycle_replay() {
     profile["displayName"] = json!("Jane Okta-Smith");
     profile["nickName"] = json!("");
     profile["groups"] = json!([]);
-    let put = app
-        .request(Method::PUT, &format!("/Users/{id}"))
-        .json(&profile)
-        .send()
-        .await
-        .unwrap();
+    let put = app.put_user(&id, &profile).await;
     assert_eq!(put.status().as_u16(), 200);
     let updated: Value = put.json().await.unwrap();
     assert_eq!(updated["name"]["familyName"], "Okta-Smith");
@@ -230,11 +225,7 @@ async fn entra_lifecycle_replay() {
     assert_eq!(app.session_version(&id).await, 1);
 
     // 7. Delete.
-    let deleted = app
-        .request(Method::DELETE, &format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_user(&id).await;
     assert_eq!(deleted.status().as_u16(), 204);
     assert_eq!(app.status(&format!("/Users/{id}")).await, 404);
     assert_eq!(

@@ -130,11 +130,7 @@ async fn delete_hides_the_user_and_a_later_post_restores_it_with_the_same_id() {
     let app = TestApp::spawn().await;
     let user = app.create_user("jane@example.com", "00u1").await;
     let id = user["id"].as_str().unwrap();
-    let deleted = app
-        .request(Method::DELETE, &format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_user(id).await;
     assert_eq!(deleted.status().as_u16(), 204);
     assert!(!app.is_active(id).await);
     assert_eq!(app.audit_count("org.member_removed", id).await, 1);
@@ -196,12 +192,7 @@ async fn put_replaces_writable_attributes_and_ignores_read_only_ones() {
     body["displayName"] = json!("Jane Smith");
     body["title"] = json!("");
     body["groups"] = json!([]);
-    let response = app
-        .request(Method::PUT, &format!("/Users/{id}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.put_user(id, &body).await;
     assert_eq!(response.status().as_u16(), 200);
     let updated: Value = response.json().await.unwrap();
     assert_eq!(updated["id"], id);
@@ -231,12 +222,7 @@ async fn put_with_active_false_deprovisions() {
     let id = user["id"].as_str().unwrap();
     let mut body = user.clone();
     body["active"] = json!(false);
-    let response = app
-        .request(Method::PUT, &format!("/Users/{id}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.put_user(id, &body).await;
     assert_eq!(response.status().as_u16(), 200);
     assert!(!app.is_active(id).await);
     assert_eq!(app.session_version(id).await, 1);
@@ -251,15 +237,7 @@ async fn put_changing_user_name_to_a_taken_address_answers_409() {
     let mut body = jane.clone();
     body["userName"] = json!("John@Example.com");
     body["emails"] = json!([{"value": "john@example.com", "primary": true}]);
-    let response = app
-        .request(
-            Method::PUT,
-            &format!("/Users/{}", jane["id"].as_str().unwrap()),
-        )
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.put_user(jane["id"].as_str().unwrap(), &body).await;
     assert_eq!(
         assert_scim_error(response, 409).await["scimType"],
         "uniqueness"
@@ -313,12 +291,7 @@ async fn etags_answer_304_and_412() {
         .await
         .unwrap();
     assert_eq!(changed.status().as_u16(), 200);
-    let delete_stale = app
-        .request(Method::DELETE, &format!("/Users/{id}"))
-        .header("if-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let delete_stale = app.delete_user_with(id, &[("if-match", &etag)]).await;
     assert_scim_error(delete_stale, 412).await;
     assert!(app.is_active(id).await);
 }
