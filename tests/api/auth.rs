@@ -5,7 +5,7 @@ use std::time::Duration;
 use diesel::sql_types::{Integer, Text};
 use diesel_async::RunQueryDsl;
 
-use crate::helpers::{assert_scim_error, eventually, Options, TestApp};
+use crate::helpers::{assert_scim_error, eventually, okta_user, Options, TestApp};
 
 /// The app mints tokens this way (compatibility vector of the behaviour specification).
 const APP_SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -111,28 +111,34 @@ async fn a_revoked_token_stops_working_within_the_cache_bound() {
 
 #[tokio::test]
 async fn last_used_at_is_recorded_at_most_once_per_interval() {
-    let app = TestApp::spawn().await;
-    let last_used = || async {
-        app.db
-            .text("SELECT \"lastUsedAt\"::text FROM \"ScimToken\" WHERE name = 'okta'")
-            .await
-    };
-    assert_eq!(last_used().await, None);
-    assert_eq!(app.status("/ServiceProviderConfig").await, 200);
-    let recorded = eventually(Duration::from_secs(5), || async {
-        last_used().await.is_some()
+    let app = TestApp::spawn_with(Options {
+        extra_env: vec![("SCIM__AUTH__LAST_USED_INTERVAL_SECS", "1".into())],
+        ..Default::default()
     })
     .await;
+    // Milliseconds since the epoch of the token's recorded last use; 0 while there is none.
+    let last_used = || async {
+        app.db
+            .count("SELECT coalesce((extract(epoch FROM \"lastUsedAt\") * 1000)::bigint, 0) FROM \"ScimToken\" WHERE name = 'okta'")
+            .await
+    };
+    assert_eq!(last_used().await, 0);
+    assert_eq!(app.status("/ServiceProviderConfig").await, 200);
+    let recorded = eventually(Duration::from_secs(5), || async { last_used().await > 0 }).await;
     assert!(recorded.is_some(), "lastUsedAt never written");
     let first = last_used().await;
-    for _ in 0..5 {
-        assert_eq!(app.status("/ServiceProviderConfig").await, 200);
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        last_used().await,
-        first,
-        "written again within the interval"
+    // Keep using the token: the next write must come, and not before the interval is over.
+    // A write on every use would show up a poll or two later.
+    let rewritten = eventually(Duration::from_secs(5), || async {
+        app.status("/ServiceProviderConfig").await == 200 && last_used().await != first
+    })
+    .await;
+    assert!(rewritten.is_some(), "lastUsedAt never written again");
+    let gap = last_used().await - first;
+    // The interval less the time a spawned write may take to start.
+    assert!(
+        gap >= 800,
+        "written again after {gap} ms within a 1 s interval"
     );
 }
 
@@ -147,11 +153,33 @@ async fn disabled_service_answers_403_and_writes_nothing() {
         let body = assert_scim_error(app.get(path).send().await.unwrap(), 403).await;
         assert_eq!(body["detail"], "SCIM provisioning is disabled");
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let created = app
+        .post_user(&okta_user("jane@example.com", "00u1", "Jane", "Doe"))
+        .await;
+    assert_scim_error(created, 403).await;
+    // An unknown token gets the same 403, not a 401: the refusal comes before the token is
+    // looked up, so no write of `lastUsedAt` can still be on its way when the rows are read.
+    let unknown = app
+        .client
+        .get(format!("{}/ServiceProviderConfig", app.base))
+        .bearer_auth(format!("sbscim_{APP_SECRET}"))
+        .send()
+        .await
+        .unwrap();
+    assert_scim_error(unknown, 403).await;
     assert_eq!(
         app.db
             .count("SELECT count(*) FROM \"ScimToken\" WHERE \"lastUsedAt\" IS NOT NULL")
             .await,
         0
     );
+    for table in ["User", "UserToOrg", "Audit"] {
+        assert_eq!(
+            app.db
+                .count(&format!("SELECT count(*) FROM \"{table}\""))
+                .await,
+            0,
+            "{table}"
+        );
+    }
 }
