@@ -3,7 +3,9 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{eventually, TestDb, ENCRYPTION_KEY, MANIFEST_DIR};
+use crate::helpers::{
+    eventually, until_connections_are_refused, TestDb, ENCRYPTION_KEY, MANIFEST_DIR,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-sidecar");
 
@@ -395,7 +397,7 @@ async fn wait_until_serving(client: &reqwest::Client, port: u16) {
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
-    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    use diesel_async::SimpleAsyncConnection;
     let Licensed {
         db,
         token,
@@ -412,43 +414,28 @@ async fn sigterm_lets_in_flight_requests_finish() {
     wait_until_serving(&client, port).await;
 
     // Hold a lock that the list query must wait for, so the request is in flight.
-    let mut blocker = diesel_async::AsyncPgConnection::establish(&db.url)
-        .await
-        .unwrap();
-    blocker
-        .batch_execute("BEGIN; LOCK TABLE \"User\" IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    let in_flight = tokio::spawn({
-        let client = client.clone();
-        let url = format!("{base}/scim/v2/Users");
-        async move {
-            client
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        }
-    });
-    let waiting = eventually(Duration::from_secs(10), || async {
-        db.count("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            .await
-            > 0
-    })
-    .await;
-    assert!(waiting.is_some(), "the request never reached the database");
+    let mut blocker = db.lock_table("User").await;
+    let in_flight = tokio::spawn(
+        client
+            .get(format!("{base}/scim/v2/Users"))
+            .bearer_auth(token)
+            .send(),
+    );
+    db.until_a_query_waits_for_a_lock().await;
     // SAFETY: sending a signal to a child process we own.
     unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The listener closes once the signal is handled; the process must stay for the request.
+    until_connections_are_refused(&base).await;
     assert!(
         serve.try_wait().unwrap().is_none(),
         "exited with a request in flight"
     );
     blocker.batch_execute("COMMIT").await.unwrap();
-    assert_eq!(in_flight.await.unwrap().expect("answer"), 200);
-    let status = terminate(&mut serve);
-    assert!(status.success(), "{status}");
+    let answer = in_flight.await.unwrap().expect("an answer");
+    assert_eq!(answer.status().as_u16(), 200);
+    // Nothing else is in flight: the process ends by itself, without a second signal.
+    let exited = wait_with_deadline(serve, Duration::from_secs(15));
+    assert!(exited.status.success(), "{}", exited.status);
 }
 
 #[tokio::test]

@@ -2,18 +2,7 @@
 
 use std::time::Duration;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-
-use crate::helpers::{assert_scim_error, eventually, Options, TestApp};
-
-/// Holds an exclusive lock on `"User"` until dropped (its transaction never commits).
-async fn block_users_table(url: &str) -> AsyncPgConnection {
-    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
-    conn.batch_execute("BEGIN; LOCK TABLE \"User\" IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    conn
-}
+use crate::helpers::{assert_scim_error, Options, TestApp};
 
 #[tokio::test]
 async fn connections_carry_the_application_name_and_statement_timeout() {
@@ -33,7 +22,7 @@ async fn connections_carry_the_application_name_and_statement_timeout() {
     assert!(named >= 1, "no pooled connection is named scim-sidecar");
 
     // A query stuck behind a lock is cancelled by the statement timeout: 503, never a hang.
-    let _blocker = block_users_table(&app.db.url).await;
+    let _blocker = app.db.lock_table("User").await;
     let started = std::time::Instant::now();
     let response = app.get("/Users").send().await.unwrap();
     assert!(
@@ -61,20 +50,10 @@ async fn an_exhausted_pool_answers_503_after_the_acquire_timeout() {
         ..Default::default()
     })
     .await;
-    let blocker = block_users_table(&app.db.url).await;
+    let blocker = app.db.lock_table("User").await;
     // The pool's only connection waits on the lock...
     let stuck = tokio::spawn(app.get("/Users").send());
-    let waiting = eventually(Duration::from_secs(10), || async {
-        app.db
-            .count("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            .await
-            > 0
-    })
-    .await;
-    assert!(
-        waiting.is_some(),
-        "the first request never reached the database"
-    );
+    app.db.until_a_query_waits_for_a_lock().await;
     // ...so the next request cannot get one.
     let refused = app.get("/Users").send().await.unwrap();
     assert_eq!(

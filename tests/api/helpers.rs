@@ -140,6 +140,33 @@ impl TestDb {
             .v
     }
 
+    /// A connection whose open transaction holds an exclusive lock on `table`: the server's
+    /// queries on it wait until the connection commits or is dropped.
+    pub async fn lock_table(&self, table: &str) -> AsyncPgConnection {
+        let mut conn = self.conn().await;
+        conn.batch_execute(&format!(
+            "BEGIN; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            devdb::quote_ident(table)
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("locking {table}: {e}"));
+        conn
+    }
+
+    /// Returns once a session on this database waits for a lock: a request is then in flight.
+    pub async fn until_a_query_waits_for_a_lock(&self) {
+        let waiting = eventually(Duration::from_secs(10), || async {
+            self.count(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await
+                > 0
+        })
+        .await;
+        assert!(waiting.is_some(), "no request reached the database");
+    }
+
     pub async fn create_org(&self, name: &str) -> i32 {
         #[derive(diesel::QueryableByName)]
         struct Row {
@@ -400,8 +427,9 @@ impl TestApp {
             .bearer_auth(&self.token)
     }
 
-    pub async fn stop(&self) {
-        self.handle.stop(true).await;
+    /// Asks the server to stop gracefully at once; the future ends when it has stopped.
+    pub fn stop(&self) -> impl std::future::Future<Output = ()> + 'static {
+        self.handle.stop(true)
     }
 }
 
@@ -429,6 +457,24 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     None
+}
+
+/// Returns once the server at `address` (`http://host:port`) refuses new connections, i.e.
+/// it has taken in a stop and closed its listener.
+pub async fn until_connections_are_refused(address: &str) {
+    let probe = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let refused = eventually(Duration::from_secs(10), || async {
+        probe
+            .get(format!("{address}/healthz"))
+            .send()
+            .await
+            .is_err()
+    })
+    .await;
+    assert!(refused.is_some(), "still accepting connections");
 }
 
 /// Asserts a SCIM error answer: status, media type and envelope.
