@@ -90,19 +90,11 @@ async fn the_bearer_scheme_word_is_case_insensitive() {
 
 #[tokio::test]
 async fn a_revoked_token_stops_working_within_the_cache_bound() {
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![("SCIM__AUTH__TOKEN_CACHE_TTL_SECS", "1".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::env(&[("SCIM__AUTH__TOKEN_CACHE_TTL_SECS", "1")])).await;
     // Authenticate once so the token is cached, then revoke it behind the server's back.
     assert_eq!(app.status("/ServiceProviderConfig").await, 200);
     app.db.run_sql("DELETE FROM \"ScimToken\"").await;
-    let took = eventually(Duration::from_secs(5), || async {
-        app.status("/ServiceProviderConfig").await == 401
-    })
-    .await
-    .expect("the revoked token kept working");
+    let took = app.until_status("/ServiceProviderConfig", 401).await;
     assert!(
         took <= Duration::from_millis(1500),
         "took {took:?} for a 1 s bound"
@@ -111,10 +103,10 @@ async fn a_revoked_token_stops_working_within_the_cache_bound() {
 
 #[tokio::test]
 async fn last_used_at_is_recorded_at_most_once_per_interval() {
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![("SCIM__AUTH__LAST_USED_INTERVAL_SECS", "1".into())],
-        ..Default::default()
-    })
+    let app = TestApp::spawn_with(Options::env(&[(
+        "SCIM__AUTH__LAST_USED_INTERVAL_SECS",
+        "1",
+    )]))
     .await;
     // Milliseconds since the epoch of the token's recorded last use; 0 while there is none.
     let last_used = || async {
@@ -144,11 +136,7 @@ async fn last_used_at_is_recorded_at_most_once_per_interval() {
 
 #[tokio::test]
 async fn disabled_service_answers_403_and_writes_nothing() {
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![("SCIM_ENABLED", "false".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::env(&[("SCIM_ENABLED", "false")])).await;
     for path in ["/ServiceProviderConfig", "/Users", "/Nope"] {
         let body = assert_scim_error(app.get(path).send().await.unwrap(), 403).await;
         assert_eq!(body["detail"], "SCIM provisioning is disabled");

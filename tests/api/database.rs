@@ -4,12 +4,24 @@ use std::time::Duration;
 
 use crate::helpers::{assert_scim_error, Options, TestApp};
 
+/// A 503 that tells the client to try again in a second.
+async fn assert_retry_later(response: reqwest::Response) {
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    assert_scim_error(response, 503).await;
+}
+
 #[tokio::test]
 async fn connections_carry_the_application_name_and_statement_timeout() {
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![("SCIM__DATABASE__STATEMENT_TIMEOUT_MS", "300".into())],
-        ..Default::default()
-    })
+    let app = TestApp::spawn_with(Options::env(&[(
+        "SCIM__DATABASE__STATEMENT_TIMEOUT_MS",
+        "300",
+    )]))
     .await;
     assert_eq!(app.status("/Users").await, 200);
     let named = app
@@ -30,25 +42,15 @@ async fn connections_carry_the_application_name_and_statement_timeout() {
         "took {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap()),
-        Some("1")
-    );
-    assert_scim_error(response, 503).await;
+    assert_retry_later(response).await;
 }
 
 #[tokio::test]
 async fn an_exhausted_pool_answers_503_after_the_acquire_timeout() {
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![
-            ("SCIM__DATABASE__POOL_MAX_SIZE", "1".into()),
-            ("SCIM__DATABASE__ACQUIRE_TIMEOUT_MS", "200".into()),
-        ],
-        ..Default::default()
-    })
+    let app = TestApp::spawn_with(Options::env(&[
+        ("SCIM__DATABASE__POOL_MAX_SIZE", "1"),
+        ("SCIM__DATABASE__ACQUIRE_TIMEOUT_MS", "200"),
+    ]))
     .await;
     let blocker = app.db.lock_table("User").await;
     // The pool's only connection waits on the lock...
@@ -56,14 +58,7 @@ async fn an_exhausted_pool_answers_503_after_the_acquire_timeout() {
     app.db.until_a_query_waits_for_a_lock().await;
     // ...so the next request cannot get one.
     let refused = app.get("/Users").send().await.unwrap();
-    assert_eq!(
-        refused
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap()),
-        Some("1")
-    );
-    assert_scim_error(refused, 503).await;
+    assert_retry_later(refused).await;
     drop(blocker);
     assert_eq!(stuck.await.unwrap().unwrap().status().as_u16(), 200);
 }

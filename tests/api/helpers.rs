@@ -167,6 +167,35 @@ impl TestDb {
         assert!(waiting.is_some(), "no request reached the database");
     }
 
+    /// An account of the app (`"User"`) with a membership in `org_id`, as the app creates them.
+    pub async fn create_member(
+        &self,
+        org_id: i32,
+        user_id: &str,
+        email: &str,
+        name: &str,
+        external_id: Option<&str>,
+    ) {
+        diesel::sql_query(
+            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ($1, $2, $3, now())",
+        )
+        .bind::<Text, _>(user_id)
+        .bind::<Text, _>(email)
+        .bind::<Text, _>(name)
+        .execute(&mut self.conn().await)
+        .await
+        .expect("insert user");
+        diesel::sql_query(
+            "INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\", \"scimExternalId\") VALUES ($1, $2, $3)",
+        )
+        .bind::<Integer, _>(org_id)
+        .bind::<Text, _>(user_id)
+        .bind::<diesel::sql_types::Nullable<Text>, _>(external_id)
+        .execute(&mut self.conn().await)
+        .await
+        .expect("insert membership");
+    }
+
     pub async fn create_org(&self, name: &str) -> i32 {
         #[derive(diesel::QueryableByName)]
         struct Row {
@@ -349,6 +378,30 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// The defaults plus these environment variables.
+    pub fn env(vars: &[(&'static str, &str)]) -> Self {
+        Self {
+            extra_env: vars
+                .iter()
+                .map(|(name, value)| (*name, (*value).to_owned()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// A valid licence key that grants `seats` seats.
+    pub fn seats(seats: u32) -> Self {
+        Self {
+            license: Some(LicenseClaims {
+                seats: Some(seats),
+                ..valid_claims()
+            }),
+            ..Self::default()
+        }
+    }
+}
+
 /// Settings as an operator would give them, through the environment.
 pub fn settings_for(db_url: &str, options: &Options) -> Settings {
     let url = match options.url_query {
@@ -422,9 +475,35 @@ impl TestApp {
     }
 
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.request_as(&self.token, method, path)
+    }
+
+    /// A SCIM request with another token than the test org's (e.g. another org's).
+    pub fn request_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+            .bearer_auth(token)
+    }
+
+    /// GET a path outside `/scim/v2` (health probes), without a token.
+    pub async fn get_plain(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A second org, "Globex", and its token "globex": (org id, token).
+    pub async fn other_org(&self) -> (i32, String) {
+        let org_id = self.db.create_org("Globex").await;
+        let token = self.db.create_token(org_id, "globex").await;
+        (org_id, token)
     }
 
     /// Asks the server to stop gracefully at once; the future ends when it has stopped.
@@ -515,7 +594,11 @@ pub fn okta_user(email: &str, external_id: &str, given: &str, family: &str) -> s
 
 impl TestApp {
     pub async fn post_user(&self, body: &serde_json::Value) -> reqwest::Response {
-        self.request(reqwest::Method::POST, "/Users")
+        self.post_user_as(&self.token, body).await
+    }
+
+    pub async fn post_user_as(&self, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.request_as(token, reqwest::Method::POST, "/Users")
             .json(body)
             .send()
             .await
@@ -529,6 +612,14 @@ impl TestApp {
             .await;
         assert_eq!(response.status().as_u16(), 201, "creating {email}");
         response.json().await.unwrap()
+    }
+
+    /// Creates `user{i}@example.com` with externalId `ext{i}` for `i` in `0..count`.
+    pub async fn create_users(&self, count: usize) {
+        for i in 0..count {
+            self.create_user(&format!("user{i}@example.com"), &format!("ext{i}"))
+                .await;
+        }
     }
 
     /// PUT a whole user representation, as Okta and Entra ID replace a profile.
@@ -554,7 +645,16 @@ impl TestApp {
     }
 
     pub async fn patch_user(&self, id: &str, operations: serde_json::Value) -> reqwest::Response {
-        self.request(reqwest::Method::PATCH, &format!("/Users/{id}"))
+        self.patch_user_as(&self.token, id, operations).await
+    }
+
+    pub async fn patch_user_as(
+        &self,
+        token: &str,
+        id: &str,
+        operations: serde_json::Value,
+    ) -> reqwest::Response {
+        self.request_as(token, reqwest::Method::PATCH, &format!("/Users/{id}"))
             .json(&serde_json::json!({
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                 "Operations": operations
@@ -599,7 +699,17 @@ impl TestApp {
 impl TestApp {
     /// GET a SCIM path with the org's token and parse the body.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
-        self.get(path).send().await.unwrap().json().await.unwrap()
+        self.get_json_as(&self.token, path).await
+    }
+
+    pub async fn get_json_as(&self, token: &str, path: &str) -> serde_json::Value {
+        self.request_as(token, reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// GET /Users with a filter and parse the ListResponse.
@@ -619,5 +729,14 @@ impl TestApp {
     /// The status of a GET of a SCIM path with the org's token.
     pub async fn status(&self, path: &str) -> u16 {
         self.get(path).send().await.unwrap().status().as_u16()
+    }
+
+    /// Polls GET `path` until it answers `status`; returns how long that took.
+    pub async fn until_status(&self, path: &str, status: u16) -> Duration {
+        eventually(Duration::from_secs(10), || async {
+            self.status(path).await == status
+        })
+        .await
+        .unwrap_or_else(|| panic!("GET {path} never answered {status}"))
     }
 }

@@ -8,12 +8,9 @@ use crate::helpers::{assert_scim_error, okta_user, TestApp};
 #[tokio::test]
 async fn another_orgs_users_do_not_exist_for_this_token() {
     let app = TestApp::spawn().await;
-    let other_org = app.db.create_org("Globex").await;
+    let (other_org, b_token) = app.other_org().await;
     app.db
-        .run_sql(&format!(
-            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('b-user', 'bob@globex.com', 'Bob', now()); \
-             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\", \"scimExternalId\") VALUES ({other_org}, 'b-user', 'gx-1');"
-        ))
+        .create_member(other_org, "b-user", "bob@globex.com", "Bob", Some("gx-1"))
         .await;
     let snapshot = || async {
         app.db
@@ -51,17 +48,7 @@ async fn another_orgs_users_do_not_exist_for_this_token() {
     assert_eq!(adopted.status().as_u16(), 201);
     assert_eq!(snapshot().await, before, "org B's user changed");
     // B's own token sees B's member and nothing of A's.
-    let b_token = app.db.create_token(other_org, "globex").await;
-    let b_list: Value = app
-        .client
-        .get(format!("{}/Users", app.base))
-        .bearer_auth(&b_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let b_list: Value = app.get_json_as(&b_token, "/Users").await;
     assert_eq!(b_list["totalResults"], 1);
     assert_eq!(b_list["Resources"][0]["externalId"], "gx-1");
     assert_eq!(b_list["Resources"][0]["displayName"], "Bob");
@@ -78,12 +65,9 @@ async fn another_orgs_users_do_not_exist_for_this_token() {
 #[tokio::test]
 async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
     let app = TestApp::spawn().await;
-    let other_org = app.db.create_org("Globex").await;
+    let (other_org, _) = app.other_org().await;
     app.db
-        .run_sql(&format!(
-            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('shared', 'pat@example.com', 'Pat (Globex)', now()); \
-             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\") VALUES ({other_org}, 'shared');"
-        ))
+        .create_member(other_org, "shared", "pat@example.com", "Pat (Globex)", None)
         .await;
     // Org A's IdP provisions the same person under another name: A sees its own values...
     let created = app

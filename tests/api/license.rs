@@ -10,8 +10,8 @@ use scim_sidecar::license::LicenseClaims;
 use scim_sidecar::startup::Application;
 
 use crate::helpers::{
-    assert_scim_error, eventually, issuer, now_secs, settings_for, valid_claims, Options, TestApp,
-    TestDb, ENCRYPTION_KEY, MANIFEST_DIR,
+    assert_scim_error, issuer, now_secs, settings_for, valid_claims, Options, TestApp, TestDb,
+    ENCRYPTION_KEY, MANIFEST_DIR,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-sidecar");
@@ -189,11 +189,7 @@ async fn a_licence_expiring_while_serving_flips_requests_to_403_at_exp() {
     })
     .await;
     assert_eq!(app.status("/ServiceProviderConfig").await, 200);
-    let flipped = eventually(Duration::from_secs(10), || async {
-        app.status("/ServiceProviderConfig").await == 403
-    })
-    .await;
-    assert!(flipped.is_some(), "still granted after exp");
+    app.until_status("/ServiceProviderConfig", 403).await;
     assert!(
         chrono::Utc::now().timestamp_millis() >= exp * 1000,
         "refused before exp"
@@ -207,8 +203,7 @@ async fn a_licence_expiring_while_serving_flips_requests_to_403_at_exp() {
 async fn an_org_licence_row_grants_scim_and_losing_it_takes_effect_within_the_bound() {
     let app = TestApp::spawn_with(Options {
         license: None,
-        extra_env: vec![("SCIM__LICENSE__ORG_REFRESH_SECS", "1".into())],
-        ..Default::default()
+        ..Options::env(&[("SCIM__LICENSE__ORG_REFRESH_SECS", "1")])
     })
     .await;
     assert_scim_error(app.get("/ServiceProviderConfig").send().await.unwrap(), 403).await;
@@ -219,20 +214,12 @@ async fn an_org_licence_row_grants_scim_and_losing_it_takes_effect_within_the_bo
             app.org_id
         ))
         .await;
-    let granted = eventually(Duration::from_secs(5), || async {
-        app.status("/ServiceProviderConfig").await == 200
-    })
-    .await;
-    assert!(granted.is_some(), "the row never granted");
+    app.until_status("/ServiceProviderConfig", 200).await;
 
     app.db
         .run_sql("UPDATE \"License\" SET entitlements = '{search}'")
         .await;
-    let revoked = eventually(Duration::from_secs(5), || async {
-        app.status("/ServiceProviderConfig").await == 403
-    })
-    .await
-    .expect("losing scim never took effect");
+    let revoked = app.until_status("/ServiceProviderConfig", 403).await;
     assert!(
         revoked <= Duration::from_millis(2500),
         "took {revoked:?} for a 1 s bound"
@@ -243,8 +230,7 @@ async fn an_org_licence_row_grants_scim_and_losing_it_takes_effect_within_the_bo
 async fn a_stale_or_inactive_org_licence_row_does_not_grant() {
     let app = TestApp::spawn_with(Options {
         license: None,
-        extra_env: vec![("SCIM__LICENSE__ORG_REFRESH_SECS", "0".into())],
-        ..Default::default()
+        ..Options::env(&[("SCIM__LICENSE__ORG_REFRESH_SECS", "0")])
     })
     .await;
     for (status, synced) in [

@@ -30,10 +30,10 @@ async fn service_provider_config_answers_with_scim_media_type_and_location() {
 
 #[tokio::test]
 async fn configured_public_url_is_the_base_of_locations() {
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![("SCIM_PUBLIC_URL", "https://sb.example.com/scim/v2/".into())],
-        ..Default::default()
-    })
+    let app = TestApp::spawn_with(Options::env(&[(
+        "SCIM_PUBLIC_URL",
+        "https://sb.example.com/scim/v2/",
+    )]))
     .await;
     let body: serde_json::Value = app.get_json("/ServiceProviderConfig").await;
     assert_eq!(
@@ -48,13 +48,7 @@ async fn unknown_scim_paths_answer_404_scim_errors() {
     for path in ["/Nope", "/Groupz/1", "/ServiceProviderConfig/extra"] {
         assert_scim_error(app.get(path).send().await.unwrap(), 404).await;
     }
-    let outside = app
-        .client
-        .get(format!("{}/elsewhere", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_scim_error(outside, 404).await;
+    assert_scim_error(app.get_plain("/elsewhere").await, 404).await;
 }
 
 #[tokio::test]
@@ -108,11 +102,11 @@ async fn request_ids_are_echoed_or_generated() {
 
 #[tokio::test]
 async fn graceful_stop_lets_the_server_finish() {
-    let app = TestApp::spawn_with(Options {
-        // Far longer than the test takes: only the request finishing can end the stop in time.
-        extra_env: vec![("SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS", "30".into())],
-        ..Default::default()
-    })
+    // Far longer than the test takes: only the request finishing can end the stop in time.
+    let app = TestApp::spawn_with(Options::env(&[(
+        "SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS",
+        "30",
+    )]))
     .await;
     let mut blocker = app.db.lock_table("User").await;
     let in_flight = tokio::spawn(
