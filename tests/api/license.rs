@@ -155,26 +155,55 @@ async fn check_reports_the_licence_state() {
         .contains("[FAIL] licence: the licence key has expired"));
 }
 
+/// A licence key, the public key it is verified with and the configured algorithm.
+fn configured_key(key: String, public_key: &Path, algorithm: &str) -> Options {
+    Options {
+        license: None,
+        ..Options::env(&[
+            ("SCIM_LICENSE_KEY", &key),
+            (
+                "SCIM_LICENSE_PUBLIC_KEY_FILE",
+                &public_key.display().to_string(),
+            ),
+            ("SCIM__LICENSE__ALGORITHM", algorithm),
+        ])
+    }
+}
+
 #[tokio::test]
 async fn eddsa_and_rs256_keys_are_accepted() {
-    let db = TestDb::migrated().await;
-    let eddsa = settings_for(&db.url, &Options::default());
-    assert!(Application::build(&eddsa).await.is_ok());
+    let (vendor, eddsa_public) = issuer();
+    let rsa_public = Path::new(MANIFEST_DIR).join("tests/fixtures/license-test-rsa-public.pem");
+    let eddsa_key = || vendor.sign(&valid_claims());
+    let rs256_key = || rs256(&valid_claims());
 
-    let public = Path::new(MANIFEST_DIR).join("tests/fixtures/license-test-rsa-public.pem");
-    let rs = settings_for(
-        &db.url,
-        &Options {
-            license: None,
-            extra_env: vec![
-                ("SCIM_LICENSE_KEY", rs256(&valid_claims())),
-                ("SCIM_LICENSE_PUBLIC_KEY_FILE", public.display().to_string()),
-                ("SCIM__LICENSE__ALGORITHM", "RS256".into()),
-            ],
-            ..Default::default()
-        },
-    );
-    assert!(Application::build(&rs).await.is_ok());
+    // Each algorithm's key starts the server and lets its token provision (without a usable
+    // key, an org with no "License" row is refused with 403).
+    let eddsa = TestApp::spawn_with(configured_key(eddsa_key(), eddsa_public, "EdDSA")).await;
+    assert_eq!(eddsa.status("/Users").await, 200);
+    let rs = TestApp::spawn_with(configured_key(rs256_key(), &rsa_public, "RS256")).await;
+    assert_eq!(rs.status("/Users").await, 200);
+
+    // A key signed with the other algorithm stops start-up.
+    for (case, options) in [
+        (
+            "EdDSA key, RS256 configured",
+            configured_key(eddsa_key(), &rsa_public, "RS256"),
+        ),
+        (
+            "RS256 key, EdDSA configured",
+            configured_key(rs256_key(), eddsa_public, "EdDSA"),
+        ),
+    ] {
+        let refused = Application::build(&settings_for(&rs.db.url, &options))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{case}: the server started"));
+        assert!(
+            format!("{refused:#}").contains("another algorithm"),
+            "{case}: {refused:#}"
+        );
+    }
 }
 
 #[tokio::test]
