@@ -214,14 +214,7 @@ async fn fifty_concurrent_deactivations_and_reactivations_end_consistent_without
 
 #[tokio::test]
 async fn concurrent_creations_never_exceed_the_seat_cap() {
-    let app = TestApp::spawn_with(crate::helpers::Options {
-        license: Some(scim_sidecar::license::LicenseClaims {
-            seats: Some(3),
-            ..crate::helpers::valid_claims()
-        }),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(crate::helpers::Options::seats(3)).await;
     let bodies: Vec<Value> = (0..12)
         .map(|i| okta_user(&format!("seat{i}@example.com"), &format!("s{i}"), "S", "T"))
         .collect();
@@ -272,34 +265,19 @@ async fn concurrent_deprovisioning_of_two_owners_leaves_one() {
 
 #[tokio::test]
 async fn a_licence_key_counts_seats_across_orgs_once_per_person() {
-    let app = TestApp::spawn_with(crate::helpers::Options {
-        license: Some(scim_sidecar::license::LicenseClaims {
-            seats: Some(2),
-            ..crate::helpers::valid_claims()
-        }),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(crate::helpers::Options::seats(2)).await;
     app.create_user("a@example.com", "1").await;
     app.create_user("b@example.com", "2").await;
-    let other_org = app.db.create_org("Globex").await;
-    let other_token = app.db.create_token(other_org, "globex").await;
-    let post_as_other = |body: Value| {
-        app.client
-            .post(format!("{}/Users", app.base))
-            .bearer_auth(&other_token)
-            .json(&body)
-            .send()
-    };
+    let (_, other_token) = app.other_org().await;
     // The same person in a second org takes no new seat...
-    let same_person = post_as_other(okta_user("a@example.com", "g1", "A", "A"))
-        .await
-        .unwrap();
+    let same_person = app
+        .post_user_as(&other_token, &okta_user("a@example.com", "g1", "A", "A"))
+        .await;
     assert_eq!(same_person.status().as_u16(), 201);
     // ...a third person does.
-    let third = post_as_other(okta_user("c@example.com", "g2", "C", "C"))
-        .await
-        .unwrap();
+    let third = app
+        .post_user_as(&other_token, &okta_user("c@example.com", "g2", "C", "C"))
+        .await;
     assert_eq!(assert_scim_error(third, 400).await["scimType"], "tooMany");
     assert_eq!(
         app.db
@@ -362,10 +340,7 @@ async fn a_shared_account_spelled_with_capitals_can_still_be_deprovisioned() {
     let app = TestApp::spawn().await;
     let other_org = app.db.create_org("Globex").await;
     app.db
-        .run_sql(&format!(
-            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('pat', 'Pat@Example.com', 'Pat', now()); \
-             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\") VALUES ({other_org}, 'pat');"
-        ))
+        .create_member(other_org, "pat", "Pat@Example.com", "Pat", None)
         .await;
     assert_eq!(
         app.post_user(&okta_user("pat@example.com", "a-pat", "Pat", "E"))

@@ -397,14 +397,7 @@ async fn malformed_bodies_answer_400_invalid_syntax() {
 
 #[tokio::test]
 async fn users_survive_a_licence_without_seats_and_respect_one_with_seats() {
-    let app = TestApp::spawn_with(Options {
-        license: Some(scim_sidecar::license::LicenseClaims {
-            seats: Some(2),
-            ..crate::helpers::valid_claims()
-        }),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::seats(2)).await;
     let first = app.create_user("a@example.com", "1").await;
     app.create_user("b@example.com", "2").await;
     let third = app
