@@ -299,40 +299,82 @@ where
 #[tokio::test]
 async fn two_orgs_changing_one_shared_person_at_once_never_deadlock() {
     let app = TestApp::spawn().await;
-    let other_org = app.db.create_org("Globex").await;
-    let other_token = app.db.create_token(other_org, "globex").await;
+    let (other_org, other_token) = app.other_org().await;
     let user = app.create_user("shared@example.com", "a-1").await;
     let id = user["id"].as_str().unwrap().to_owned();
     let adopted = app
-        .client
-        .post(format!("{}/Users", app.base))
-        .bearer_auth(&other_token)
-        .json(&okta_user("shared@example.com", "g-1", "Sha", "Red"))
-        .send()
-        .await
-        .unwrap();
+        .post_user_as(
+            &other_token,
+            &okta_user("shared@example.com", "g-1", "Sha", "Red"),
+        )
+        .await;
     assert_eq!(adopted.status().as_u16(), 201);
-    let patch = |token: &str, active: bool| {
-        app.client
-            .patch(format!("{}/Users/{id}", app.base))
-            .bearer_auth(token)
-            .json(&json!({"Operations": [{"op": "replace", "value": {"active": active}}]}))
-            .send()
-    };
+    let wanted = |i: usize| i % 4 < 2;
     let requests = (0..24).map(|i| {
         let token = if i % 2 == 0 {
             app.token.as_str()
         } else {
             other_token.as_str()
         };
-        patch(token, i % 4 < 2)
+        app.patch_user_as(
+            token,
+            &id,
+            json!([{"op": "replace", "value": {"active": wanted(i)}}]),
+        )
     });
     let responses = futures_util::future::join_all(requests).await;
-    let statuses: Vec<u16> = responses
-        .into_iter()
-        .map(|r| r.unwrap().status().as_u16())
-        .collect();
-    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    for (i, response) in responses.into_iter().enumerate() {
+        assert_eq!(response.status().as_u16(), 200, "request {i}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["active"], wanted(i), "request {i}");
+    }
+
+    // One shared account with one membership per org; each org's rows, its view and its
+    // audit trail agree, and every deactivation ended the sessions once.
+    assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
+    assert_eq!(
+        app.db
+            .text(&format!("SELECT email FROM \"User\" WHERE id = '{id}'"))
+            .await
+            .as_deref(),
+        Some("shared@example.com")
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM \"UserToOrg\"").await, 2);
+    let mut deactivations = 0;
+    for (org, token, external_id) in [
+        (app.org_id, app.token.as_str(), "a-1"),
+        (other_org, other_token.as_str(), "g-1"),
+    ] {
+        let db = &app.db;
+        let member = |condition: &str| {
+            let sql = format!(
+                "SELECT count(*) FROM \"UserToOrg\" WHERE \"orgId\" = {org} AND \"userId\" = '{id}' AND {condition}"
+            );
+            async move { db.count(&sql).await }
+        };
+        let audits = |condition: &str| {
+            let sql = format!(
+                "SELECT count(*) FROM \"Audit\" WHERE \"orgId\" = {org} AND \"targetId\" = '{id}' AND {condition}"
+            );
+            async move { db.count(&sql).await }
+        };
+        assert_eq!(
+            member(&format!("\"scimExternalId\" = '{external_id}'")).await,
+            1,
+            "org {org}"
+        );
+        let active = member("\"isActive\"").await == 1;
+        let seen: Value = app.get_json_as(token, &format!("/Users/{id}")).await;
+        assert_eq!(seen["active"], active, "org {org}");
+        let down = audits("action = 'org.member_deactivated'").await;
+        let up = audits("action = 'org.member_reactivated'").await;
+        assert_eq!(down - up, if active { 0 } else { 1 }, "org {org}");
+        assert!(down <= 6 && up <= 6, "org {org}: {down} down, {up} up");
+        assert_eq!(audits("action = 'org.member_added'").await, 1, "org {org}");
+        assert_eq!(audits("true").await, 1 + down + up, "org {org}");
+        deactivations += down;
+    }
+    assert_eq!(app.session_version(&id).await, deactivations);
 }
 
 #[tokio::test]
