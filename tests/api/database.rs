@@ -18,11 +18,7 @@ async fn assert_retry_later(response: reqwest::Response) {
 
 #[tokio::test]
 async fn connections_carry_the_application_name_and_statement_timeout() {
-    let app = TestApp::spawn_with(Options::env(&[(
-        "SCIM__DATABASE__STATEMENT_TIMEOUT_MS",
-        "300",
-    )]))
-    .await;
+    let app = TestApp::spawn_with_env(&[("SCIM__DATABASE__STATEMENT_TIMEOUT_MS", "300")]).await;
     assert_eq!(app.status("/Users").await, 200);
     let named = app
         .db
@@ -47,10 +43,10 @@ async fn connections_carry_the_application_name_and_statement_timeout() {
 
 #[tokio::test]
 async fn an_exhausted_pool_answers_503_after_the_acquire_timeout() {
-    let app = TestApp::spawn_with(Options::env(&[
+    let app = TestApp::spawn_with_env(&[
         ("SCIM__DATABASE__POOL_MAX_SIZE", "1"),
         ("SCIM__DATABASE__ACQUIRE_TIMEOUT_MS", "200"),
-    ]))
+    ])
     .await;
     let blocker = app.db.lock_table("User").await;
     // The pool's only connection waits on the lock...

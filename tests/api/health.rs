@@ -21,11 +21,7 @@ async fn readyz_answers_503_when_the_schema_loses_a_table_and_healthz_stays_up()
 
 #[tokio::test]
 async fn health_endpoints_are_neither_authenticated_nor_licence_gated() {
-    let app = TestApp::spawn_with(Options {
-        license: None,
-        ..Options::env(&[("SCIM_ENABLED", "false")])
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::unlicensed(&[("SCIM_ENABLED", "false")])).await;
     for path in ["/healthz", "/readyz"] {
         assert_eq!(app.get_plain(path).await.status().as_u16(), 200, "{path}");
     }

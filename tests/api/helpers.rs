@@ -379,6 +379,14 @@ impl Default for Options {
 }
 
 impl Options {
+    /// No licence key, plus these environment variables.
+    pub fn unlicensed(vars: &[(&'static str, &str)]) -> Self {
+        Self {
+            license: None,
+            ..Self::env(vars)
+        }
+    }
+
     /// The defaults plus these environment variables.
     pub fn env(vars: &[(&'static str, &str)]) -> Self {
         Self {
@@ -445,6 +453,11 @@ impl TestApp {
     /// valid licence key.
     pub async fn spawn() -> Self {
         Self::spawn_with(Options::default()).await
+    }
+
+    /// `spawn` with these environment variables added.
+    pub async fn spawn_with_env(vars: &[(&'static str, &str)]) -> Self {
+        Self::spawn_with(Options::env(vars)).await
     }
 
     pub async fn spawn_with(options: Options) -> Self {
@@ -520,6 +533,11 @@ fn init_test_logging() {
             .with_test_writer()
             .try_init();
     }
+}
+
+/// Sends `request` and parses the answer's body.
+async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// Polls `check` until it returns true or `timeout` passes; returns the time it took.
@@ -648,6 +666,15 @@ impl TestApp {
         self.patch_user_as(&self.token, id, operations).await
     }
 
+    /// PATCH `active` the way Okta (de)activates a user.
+    pub async fn set_active(&self, id: &str, active: bool) -> reqwest::Response {
+        self.patch_user(
+            id,
+            serde_json::json!([{"op": "replace", "value": {"active": active}}]),
+        )
+        .await
+    }
+
     pub async fn patch_user_as(
         &self,
         token: &str,
@@ -703,25 +730,12 @@ impl TestApp {
     }
 
     pub async fn get_json_as(&self, token: &str, path: &str) -> serde_json::Value {
-        self.request_as(token, reqwest::Method::GET, path)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_of(self.request_as(token, reqwest::Method::GET, path)).await
     }
 
     /// GET /Users with a filter and parse the ListResponse.
     pub async fn list(&self, filter: &str) -> serde_json::Value {
-        self.get("/Users")
-            .query(&[("filter", filter)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_of(self.get("/Users").query(&[("filter", filter)])).await
     }
 }
 
@@ -738,5 +752,12 @@ impl TestApp {
         })
         .await
         .unwrap_or_else(|| panic!("GET {path} never answered {status}"))
+    }
+
+    /// `until_status`, which must not take longer than `bound` (a cache or refresh bound plus
+    /// slack).
+    pub async fn until_status_within(&self, path: &str, status: u16, bound: Duration) {
+        let took = self.until_status(path, status).await;
+        assert!(took <= bound, "took {took:?} for a bound of {bound:?}");
     }
 }

@@ -86,16 +86,19 @@ async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
         Some("Pat (Globex)")
     );
 
-    let renamed = app
-        .patch_user(
-            "shared",
-            json!([{"op": "replace", "path": "userName", "value": "patricia@example.com"}]),
-        )
-        .await;
-    assert_eq!(
-        assert_scim_error(renamed, 400).await["scimType"],
-        "mutability"
-    );
+    let rename_is_refused = || async {
+        let renamed = app
+            .patch_user(
+                "shared",
+                json!([{"op": "replace", "path": "userName", "value": "patricia@example.com"}]),
+            )
+            .await;
+        assert_eq!(
+            assert_scim_error(renamed, 400).await["scimType"],
+            "mutability"
+        );
+    };
+    rename_is_refused().await;
     assert_eq!(
         app.db
             .text("SELECT email FROM \"User\" WHERE id = 'shared'")
@@ -111,16 +114,7 @@ async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
             "UPDATE \"UserToOrg\" SET \"isActive\" = false WHERE \"orgId\" = {other_org}"
         ))
         .await;
-    let renamed = app
-        .patch_user(
-            "shared",
-            json!([{"op": "replace", "path": "userName", "value": "patricia@example.com"}]),
-        )
-        .await;
-    assert_eq!(
-        assert_scim_error(renamed, 400).await["scimType"],
-        "mutability"
-    );
+    rename_is_refused().await;
 
     // Once the other membership is gone, org A's IdP owns the account's profile.
     app.db

@@ -6,9 +6,7 @@ use std::time::Duration;
 use diesel_async::SimpleAsyncConnection;
 use reqwest::Method;
 
-use crate::helpers::{
-    assert_scim_error, okta_user, until_connections_are_refused, Options, TestApp,
-};
+use crate::helpers::{assert_scim_error, okta_user, until_connections_are_refused, TestApp};
 
 #[tokio::test]
 async fn service_provider_config_answers_with_scim_media_type_and_location() {
@@ -30,11 +28,8 @@ async fn service_provider_config_answers_with_scim_media_type_and_location() {
 
 #[tokio::test]
 async fn configured_public_url_is_the_base_of_locations() {
-    let app = TestApp::spawn_with(Options::env(&[(
-        "SCIM_PUBLIC_URL",
-        "https://sb.example.com/scim/v2/",
-    )]))
-    .await;
+    let app =
+        TestApp::spawn_with_env(&[("SCIM_PUBLIC_URL", "https://sb.example.com/scim/v2/")]).await;
     let body: serde_json::Value = app.get_json("/ServiceProviderConfig").await;
     assert_eq!(
         body["meta"]["location"],
@@ -103,11 +98,7 @@ async fn request_ids_are_echoed_or_generated() {
 #[tokio::test]
 async fn graceful_stop_lets_the_server_finish() {
     // Far longer than the test takes: only the request finishing can end the stop in time.
-    let app = TestApp::spawn_with(Options::env(&[(
-        "SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS",
-        "30",
-    )]))
-    .await;
+    let app = TestApp::spawn_with_env(&[("SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS", "30")]).await;
     let mut blocker = app.db.lock_table("User").await;
     let in_flight = tokio::spawn(
         app.request(Method::POST, "/Users")
