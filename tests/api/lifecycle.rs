@@ -50,9 +50,7 @@ async fn deprovisioning_ends_sessions_and_revokes_keys_and_grants_of_that_user_o
     seed_credentials(&app, id).await;
     assert_eq!(credentials_of(&app, id).await, [1, 1, 1, 1, 1]);
 
-    let response = app
-        .patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
+    let response = app.set_active(id, false).await;
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["active"], false);
@@ -105,9 +103,7 @@ async fn a_failure_in_the_middle_of_deprovisioning_leaves_everything_as_it_was()
              CREATE TRIGGER refuse_refresh_delete BEFORE DELETE ON \"OAuthRefreshToken\" FOR EACH ROW EXECUTE FUNCTION refuse();",
         )
         .await;
-    let response = app
-        .patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
+    let response = app.set_active(id, false).await;
     let body = assert_scim_error(response, 500).await;
     assert!(
         !body["detail"].as_str().unwrap().contains("forced"),
@@ -130,11 +126,7 @@ async fn the_last_active_owner_cannot_be_deprovisioned() {
         ))
         .await;
     for request in [
-        app.patch_user(
-            owner_id,
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )
-        .await,
+        app.set_active(owner_id, false).await,
         app.delete_user(owner_id).await,
     ] {
         assert_scim_error(request, 403).await;
@@ -149,19 +141,9 @@ async fn the_last_active_owner_cannot_be_deprovisioned() {
             "UPDATE \"UserToOrg\" SET role = 'OWNER' WHERE \"userId\" = '{second_id}'"
         ))
         .await;
-    let response = app
-        .patch_user(
-            owner_id,
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )
-        .await;
+    let response = app.set_active(owner_id, false).await;
     assert_eq!(response.status().as_u16(), 200);
-    let last = app
-        .patch_user(
-            second_id,
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )
-        .await;
+    let last = app.set_active(second_id, false).await;
     assert_scim_error(last, 403).await;
 }
 
@@ -249,9 +231,7 @@ async fn concurrent_deprovisioning_of_two_owners_leaves_one() {
     app.db
         .run_sql("UPDATE \"UserToOrg\" SET role = 'OWNER'")
         .await;
-    let requests = ids
-        .iter()
-        .map(|id| app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}])));
+    let requests = ids.iter().map(|id| app.set_active(id, false));
     let mut statuses = futures_statuses(requests).await;
     statuses.sort();
     assert_eq!(statuses, vec![200, 403]);
@@ -442,13 +422,7 @@ async fn a_post_that_keeps_a_member_inactive_is_audited() {
     let app = TestApp::spawn().await;
     let user = app.create_user("idle@example.com", "idle").await;
     let id = user["id"].as_str().unwrap();
-    assert_eq!(
-        app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.set_active(id, false).await.status().as_u16(), 200);
     let mut body = okta_user("idle@example.com", "idle-2", "I", "Dle");
     body["active"] = json!(false);
     let response = app.post_user(&body).await;

@@ -83,9 +83,7 @@ async fn okta_lifecycle_replay() {
     assert!(app.is_active(&id).await);
 
     // 5. Deactivate.
-    let deactivate = app
-        .patch_user(&id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
+    let deactivate = app.set_active(&id, false).await;
     assert_eq!(deactivate.status().as_u16(), 200);
     let body: Value = deactivate.json().await.unwrap();
     assert_eq!(body["active"], false);
@@ -93,9 +91,7 @@ async fn okta_lifecycle_replay() {
     assert_eq!(app.session_version(&id).await, 1);
 
     // 6. Reactivate.
-    let reactivate = app
-        .patch_user(&id, json!([{"op": "replace", "value": {"active": true}}]))
-        .await;
+    let reactivate = app.set_active(&id, true).await;
     assert_eq!(reactivate.status().as_u16(), 200);
     assert!(app.is_active(&id).await);
     assert_eq!(app.audit_count("org.member_added", &id).await, 1);

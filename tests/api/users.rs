@@ -102,13 +102,7 @@ async fn post_reactivates_an_inactive_member_with_the_same_id() {
     let app = TestApp::spawn().await;
     let user = app.create_user("jane@example.com", "00u1").await;
     let id = user["id"].as_str().unwrap();
-    assert_eq!(
-        app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.set_active(id, false).await.status().as_u16(), 200);
     let response = app
         .post_user(&okta_user("jane@example.com", "00u1-new", "Jane", "Doe"))
         .await;
@@ -407,13 +401,7 @@ async fn users_survive_a_licence_without_seats_and_respect_one_with_seats() {
     assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 2);
     // Freeing a seat lets the next one in; taking it back is refused.
     let id = first["id"].as_str().unwrap();
-    assert_eq!(
-        app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.set_active(id, false).await.status().as_u16(), 200);
     assert_eq!(
         app.post_user(&okta_user("c@example.com", "3", "C", "C"))
             .await
@@ -421,9 +409,7 @@ async fn users_survive_a_licence_without_seats_and_respect_one_with_seats() {
             .as_u16(),
         201
     );
-    let back = app
-        .patch_user(id, json!([{"op": "replace", "value": {"active": true}}]))
-        .await;
+    let back = app.set_active(id, true).await;
     assert_eq!(assert_scim_error(back, 400).await["scimType"], "tooMany");
     assert!(!app.is_active(id).await);
 }
