@@ -3,7 +3,9 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{eventually, TestDb, ENCRYPTION_KEY, MANIFEST_DIR};
+use crate::helpers::{
+    eventually, until_connections_are_refused, TestDb, ENCRYPTION_KEY, MANIFEST_DIR,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-sidecar");
 
@@ -43,6 +45,32 @@ fn db_vars(db: &TestDb) -> Vec<(&'static str, String)> {
 
 fn with<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
     vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The variables that serve `db` on `listen`.
+fn serve_vars(db: &TestDb, listen: &str) -> Vec<(&'static str, String)> {
+    let mut vars = db_vars(db);
+    vars.push(("SCIM_LISTEN", listen.to_owned()));
+    vars
+}
+
+/// Starts `serve` in the background, its output discarded.
+fn start_serve(vars: &[(&'static str, String)]) -> std::process::Child {
+    command(&["serve"], &with(vars))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `serve`, which is expected to stop by itself, and collects its output.
+fn serve_until_exit(vars: &[(&'static str, String)]) -> Output {
+    let serve = command(&["serve"], &with(vars))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_with_deadline(serve, Duration::from_secs(30))
 }
 
 #[tokio::test]
@@ -98,8 +126,7 @@ async fn migrate_succeeds_where_the_app_created_the_scim_additions_first() {
 #[tokio::test]
 async fn check_and_serve_refuse_a_database_without_the_app_tables() {
     let db = TestDb::empty().await;
-    let mut vars = db_vars(&db);
-    vars.push(("SCIM_LISTEN", "127.0.0.1:0".into()));
+    let vars = serve_vars(&db, "127.0.0.1:0");
     let check = run(&["check"], &with(&vars));
     assert!(!check.status.success());
     let report = stdout(&check);
@@ -120,12 +147,7 @@ async fn check_and_serve_refuse_a_database_without_the_app_tables() {
             "{table}: {report}"
         );
     }
-    let serve = command(&["serve"], &with(&vars))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = wait_with_deadline(serve, Duration::from_secs(30));
+    let output = serve_until_exit(&vars);
     assert!(!output.status.success());
     let message = stderr(&output);
     for table in ["Org", "User", "UserToOrg", "ScimToken"] {
@@ -139,14 +161,8 @@ async fn check_and_serve_refuse_a_database_without_the_app_tables() {
 #[tokio::test]
 async fn serve_refuses_missing_scim_additions_and_names_the_fix() {
     let db = TestDb::with_app_schema().await;
-    let mut vars = db_vars(&db);
-    vars.push(("SCIM_LISTEN", "127.0.0.1:0".into()));
-    let serve = command(&["serve"], &with(&vars))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let output = wait_with_deadline(serve, Duration::from_secs(30));
+    let vars = serve_vars(&db, "127.0.0.1:0");
+    let output = serve_until_exit(&vars);
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(
@@ -159,14 +175,9 @@ async fn serve_refuses_missing_scim_additions_and_names_the_fix() {
 #[tokio::test]
 async fn serve_migrates_on_start_when_configured() {
     let db = TestDb::with_app_schema().await;
-    let mut vars = db_vars(&db);
-    vars.push(("SCIM_LISTEN", "127.0.0.1:0".into()));
+    let mut vars = serve_vars(&db, "127.0.0.1:0");
     vars.push(("SCIM__DATABASE__MIGRATE_ON_START", "true".into()));
-    let mut serve = command(&["serve"], &with(&vars))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut serve = start_serve(&vars);
     let migrated = eventually(Duration::from_secs(30), || async {
         db.count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'ScimToken'")
             .await
@@ -185,13 +196,8 @@ async fn serve_migrates_on_start_when_configured() {
 async fn serve_stops_cleanly_on_sigterm_and_the_health_probe_follows_it() {
     let db = TestDb::migrated().await;
     let port = free_port();
-    let mut vars = db_vars(&db);
-    vars.push(("SCIM_LISTEN", format!("127.0.0.1:{port}")));
-    let mut serve = command(&["serve"], &with(&vars))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let vars = serve_vars(&db, &format!("127.0.0.1:{port}"));
+    let mut serve = start_serve(&vars);
     wait_until_serving(&reqwest::Client::new(), port).await;
     let listen = format!("127.0.0.1:{port}");
     let probe = run(&["health"], &[("SCIM_LISTEN", &listen)]);
@@ -208,8 +214,7 @@ async fn serve_stops_cleanly_on_sigterm_and_the_health_probe_follows_it() {
 #[tokio::test]
 async fn invalid_configuration_stops_start_up_naming_the_setting() {
     let db = TestDb::migrated().await;
-    let mut vars = db_vars(&db);
-    vars.push(("SCIM_LISTEN", "localhost-eighty".into()));
+    let vars = serve_vars(&db, "localhost-eighty");
     let output = run(&["serve"], &with(&vars));
     assert!(!output.status.success());
     assert!(
@@ -355,8 +360,7 @@ async fn licensed() -> Licensed {
     let token = db.create_token(org, "okta").await;
     let (issuer, public_key) = crate::helpers::issuer();
     let port = free_port();
-    let mut vars = db_vars(&db);
-    vars.push(("SCIM_LISTEN", format!("127.0.0.1:{port}")));
+    let mut vars = serve_vars(&db, &format!("127.0.0.1:{port}"));
     vars.push((
         "SCIM_LICENSE_KEY",
         issuer.sign(&crate::helpers::valid_claims()),
@@ -395,60 +399,41 @@ async fn wait_until_serving(client: &reqwest::Client, port: u16) {
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
-    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    use diesel_async::SimpleAsyncConnection;
     let Licensed {
         db,
         token,
         port,
         vars,
     } = licensed().await;
-    let mut serve = command(&["serve"], &with(&vars))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut serve = start_serve(&vars);
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     wait_until_serving(&client, port).await;
 
     // Hold a lock that the list query must wait for, so the request is in flight.
-    let mut blocker = diesel_async::AsyncPgConnection::establish(&db.url)
-        .await
-        .unwrap();
-    blocker
-        .batch_execute("BEGIN; LOCK TABLE \"User\" IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    let in_flight = tokio::spawn({
-        let client = client.clone();
-        let url = format!("{base}/scim/v2/Users");
-        async move {
-            client
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        }
-    });
-    let waiting = eventually(Duration::from_secs(10), || async {
-        db.count("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            .await
-            > 0
-    })
-    .await;
-    assert!(waiting.is_some(), "the request never reached the database");
+    let mut blocker = db.lock_table("User").await;
+    let in_flight = tokio::spawn(
+        client
+            .get(format!("{base}/scim/v2/Users"))
+            .bearer_auth(token)
+            .send(),
+    );
+    db.until_a_query_waits_for_a_lock().await;
     // SAFETY: sending a signal to a child process we own.
     unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The listener closes once the signal is handled; the process must stay for the request.
+    until_connections_are_refused(&base).await;
     assert!(
         serve.try_wait().unwrap().is_none(),
         "exited with a request in flight"
     );
     blocker.batch_execute("COMMIT").await.unwrap();
-    assert_eq!(in_flight.await.unwrap().expect("answer"), 200);
-    let status = terminate(&mut serve);
-    assert!(status.success(), "{status}");
+    let answer = in_flight.await.unwrap().expect("an answer");
+    assert_eq!(answer.status().as_u16(), 200);
+    // Nothing else is in flight: the process ends by itself, without a second signal.
+    let exited = wait_with_deadline(serve, Duration::from_secs(15));
+    assert!(exited.status.success(), "{}", exited.status);
 }
 
 #[tokio::test]

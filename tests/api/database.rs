@@ -2,45 +2,10 @@
 
 use std::time::Duration;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use crate::helpers::{assert_scim_error, Options, TestApp};
 
-use crate::helpers::{assert_scim_error, eventually, Options, TestApp};
-
-/// Holds an exclusive lock on `"User"` until dropped (its transaction never commits).
-async fn block_users_table(url: &str) -> AsyncPgConnection {
-    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
-    conn.batch_execute("BEGIN; LOCK TABLE \"User\" IN ACCESS EXCLUSIVE MODE")
-        .await
-        .unwrap();
-    conn
-}
-
-#[tokio::test]
-async fn connections_carry_the_application_name_and_statement_timeout() {
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![("SCIM__DATABASE__STATEMENT_TIMEOUT_MS", "300".into())],
-        ..Default::default()
-    })
-    .await;
-    assert_eq!(app.status("/Users").await, 200);
-    let named = app
-        .db
-        .count(&format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'scim-sidecar'",
-            app.db.name
-        ))
-        .await;
-    assert!(named >= 1, "no pooled connection is named scim-sidecar");
-
-    // A query stuck behind a lock is cancelled by the statement timeout: 503, never a hang.
-    let _blocker = block_users_table(&app.db.url).await;
-    let started = std::time::Instant::now();
-    let response = app.get("/Users").send().await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+/// A 503 that tells the client to try again in a second.
+async fn assert_retry_later(response: reqwest::Response) {
     assert_eq!(
         response
             .headers()
@@ -52,39 +17,44 @@ async fn connections_carry_the_application_name_and_statement_timeout() {
 }
 
 #[tokio::test]
+async fn connections_carry_the_application_name_and_statement_timeout() {
+    let app = TestApp::spawn_with_env(&[("SCIM__DATABASE__STATEMENT_TIMEOUT_MS", "300")]).await;
+    assert_eq!(app.status("/Users").await, 200);
+    let named = app
+        .db
+        .count(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'scim-sidecar'",
+            app.db.name
+        ))
+        .await;
+    assert!(named >= 1, "no pooled connection is named scim-sidecar");
+
+    // A query stuck behind a lock is cancelled by the statement timeout: 503, never a hang.
+    let _blocker = app.db.lock_table("User").await;
+    let started = std::time::Instant::now();
+    let response = app.get("/Users").send().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_retry_later(response).await;
+}
+
+#[tokio::test]
 async fn an_exhausted_pool_answers_503_after_the_acquire_timeout() {
-    let app = TestApp::spawn_with(Options {
-        extra_env: vec![
-            ("SCIM__DATABASE__POOL_MAX_SIZE", "1".into()),
-            ("SCIM__DATABASE__ACQUIRE_TIMEOUT_MS", "200".into()),
-        ],
-        ..Default::default()
-    })
+    let app = TestApp::spawn_with_env(&[
+        ("SCIM__DATABASE__POOL_MAX_SIZE", "1"),
+        ("SCIM__DATABASE__ACQUIRE_TIMEOUT_MS", "200"),
+    ])
     .await;
-    let blocker = block_users_table(&app.db.url).await;
+    let blocker = app.db.lock_table("User").await;
     // The pool's only connection waits on the lock...
     let stuck = tokio::spawn(app.get("/Users").send());
-    let waiting = eventually(Duration::from_secs(10), || async {
-        app.db
-            .count("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            .await
-            > 0
-    })
-    .await;
-    assert!(
-        waiting.is_some(),
-        "the first request never reached the database"
-    );
+    app.db.until_a_query_waits_for_a_lock().await;
     // ...so the next request cannot get one.
     let refused = app.get("/Users").send().await.unwrap();
-    assert_eq!(
-        refused
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap()),
-        Some("1")
-    );
-    assert_scim_error(refused, 503).await;
+    assert_retry_later(refused).await;
     drop(blocker);
     assert_eq!(stuck.await.unwrap().unwrap().status().as_u16(), 200);
 }

@@ -140,6 +140,62 @@ impl TestDb {
             .v
     }
 
+    /// A connection whose open transaction holds an exclusive lock on `table`: the server's
+    /// queries on it wait until the connection commits or is dropped.
+    pub async fn lock_table(&self, table: &str) -> AsyncPgConnection {
+        let mut conn = self.conn().await;
+        conn.batch_execute(&format!(
+            "BEGIN; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            devdb::quote_ident(table)
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("locking {table}: {e}"));
+        conn
+    }
+
+    /// Returns once a session on this database waits for a lock: a request is then in flight.
+    pub async fn until_a_query_waits_for_a_lock(&self) {
+        let waiting = eventually(Duration::from_secs(10), || async {
+            self.count(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .await
+                > 0
+        })
+        .await;
+        assert!(waiting.is_some(), "no request reached the database");
+    }
+
+    /// An account of the app (`"User"`) with a membership in `org_id`, as the app creates them.
+    pub async fn create_member(
+        &self,
+        org_id: i32,
+        user_id: &str,
+        email: &str,
+        name: &str,
+        external_id: Option<&str>,
+    ) {
+        diesel::sql_query(
+            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ($1, $2, $3, now())",
+        )
+        .bind::<Text, _>(user_id)
+        .bind::<Text, _>(email)
+        .bind::<Text, _>(name)
+        .execute(&mut self.conn().await)
+        .await
+        .expect("insert user");
+        diesel::sql_query(
+            "INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\", \"scimExternalId\") VALUES ($1, $2, $3)",
+        )
+        .bind::<Integer, _>(org_id)
+        .bind::<Text, _>(user_id)
+        .bind::<diesel::sql_types::Nullable<Text>, _>(external_id)
+        .execute(&mut self.conn().await)
+        .await
+        .expect("insert membership");
+    }
+
     pub async fn create_org(&self, name: &str) -> i32 {
         #[derive(diesel::QueryableByName)]
         struct Row {
@@ -322,6 +378,38 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// No licence key, plus these environment variables.
+    pub fn unlicensed(vars: &[(&'static str, &str)]) -> Self {
+        Self {
+            license: None,
+            ..Self::env(vars)
+        }
+    }
+
+    /// The defaults plus these environment variables.
+    pub fn env(vars: &[(&'static str, &str)]) -> Self {
+        Self {
+            extra_env: vars
+                .iter()
+                .map(|(name, value)| (*name, (*value).to_owned()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// A valid licence key that grants `seats` seats.
+    pub fn seats(seats: u32) -> Self {
+        Self {
+            license: Some(LicenseClaims {
+                seats: Some(seats),
+                ..valid_claims()
+            }),
+            ..Self::default()
+        }
+    }
+}
+
 /// Settings as an operator would give them, through the environment.
 pub fn settings_for(db_url: &str, options: &Options) -> Settings {
     let url = match options.url_query {
@@ -367,6 +455,11 @@ impl TestApp {
         Self::spawn_with(Options::default()).await
     }
 
+    /// `spawn` with these environment variables added.
+    pub async fn spawn_with_env(vars: &[(&'static str, &str)]) -> Self {
+        Self::spawn_with(Options::env(vars)).await
+    }
+
     pub async fn spawn_with(options: Options) -> Self {
         let db = TestDb::migrated().await;
         let org_id = db.create_org("Acme").await;
@@ -400,13 +493,40 @@ impl TestApp {
     }
 
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+        self.request_as(&self.token, method, path)
     }
 
-    pub async fn stop(&self) {
-        self.handle.stop(true).await;
+    /// A SCIM request with another token than the test org's (e.g. another org's).
+    pub fn request_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+    }
+
+    /// GET a path outside `/scim/v2` (health probes), without a token.
+    pub async fn get_plain(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A second org, "Globex", and its token "globex": (org id, token).
+    pub async fn other_org(&self) -> (i32, String) {
+        let org_id = self.db.create_org("Globex").await;
+        let token = self.db.create_token(org_id, "globex").await;
+        (org_id, token)
+    }
+
+    /// Asks the server to stop gracefully at once; the future ends when it has stopped.
+    pub fn stop(&self) -> impl std::future::Future<Output = ()> + 'static {
+        self.handle.stop(true)
     }
 }
 
@@ -418,6 +538,11 @@ fn init_test_logging() {
             .with_test_writer()
             .try_init();
     }
+}
+
+/// Sends `request` and parses the answer's body.
+async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// Polls `check` until it returns true or `timeout` passes; returns the time it took.
@@ -434,6 +559,24 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     None
+}
+
+/// Returns once the server at `address` (`http://host:port`) refuses new connections, i.e.
+/// it has taken in a stop and closed its listener.
+pub async fn until_connections_are_refused(address: &str) {
+    let probe = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let refused = eventually(Duration::from_secs(10), || async {
+        probe
+            .get(format!("{address}/healthz"))
+            .send()
+            .await
+            .is_err()
+    })
+    .await;
+    assert!(refused.is_some(), "still accepting connections");
 }
 
 /// Asserts a SCIM error answer: status, media type and envelope.
@@ -474,7 +617,11 @@ pub fn okta_user(email: &str, external_id: &str, given: &str, family: &str) -> s
 
 impl TestApp {
     pub async fn post_user(&self, body: &serde_json::Value) -> reqwest::Response {
-        self.request(reqwest::Method::POST, "/Users")
+        self.post_user_as(&self.token, body).await
+    }
+
+    pub async fn post_user_as(&self, token: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.request_as(token, reqwest::Method::POST, "/Users")
             .json(body)
             .send()
             .await
@@ -490,8 +637,56 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Creates `user{i}@example.com` with externalId `ext{i}` for `i` in `0..count`.
+    pub async fn create_users(&self, count: usize) {
+        for i in 0..count {
+            self.create_user(&format!("user{i}@example.com"), &format!("ext{i}"))
+                .await;
+        }
+    }
+
+    /// PUT a whole user representation, as Okta and Entra ID replace a profile.
+    pub async fn put_user(&self, id: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.request(reqwest::Method::PUT, &format!("/Users/{id}"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_user(&self, id: &str) -> reqwest::Response {
+        self.delete_user_with(id, &[]).await
+    }
+
+    /// DELETE with extra request headers (e.g. `If-Match`).
+    pub async fn delete_user_with(&self, id: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.request(reqwest::Method::DELETE, &format!("/Users/{id}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn patch_user(&self, id: &str, operations: serde_json::Value) -> reqwest::Response {
-        self.request(reqwest::Method::PATCH, &format!("/Users/{id}"))
+        self.patch_user_as(&self.token, id, operations).await
+    }
+
+    /// PATCH `active` the way Okta (de)activates a user.
+    pub async fn set_active(&self, id: &str, active: bool) -> reqwest::Response {
+        self.patch_user(
+            id,
+            serde_json::json!([{"op": "replace", "value": {"active": active}}]),
+        )
+        .await
+    }
+
+    pub async fn patch_user_as(
+        &self,
+        token: &str,
+        id: &str,
+        operations: serde_json::Value,
+    ) -> reqwest::Response {
+        self.request_as(token, reqwest::Method::PATCH, &format!("/Users/{id}"))
             .json(&serde_json::json!({
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                 "Operations": operations
@@ -536,19 +731,16 @@ impl TestApp {
 impl TestApp {
     /// GET a SCIM path with the org's token and parse the body.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
-        self.get(path).send().await.unwrap().json().await.unwrap()
+        self.get_json_as(&self.token, path).await
+    }
+
+    pub async fn get_json_as(&self, token: &str, path: &str) -> serde_json::Value {
+        json_of(self.request_as(token, reqwest::Method::GET, path)).await
     }
 
     /// GET /Users with a filter and parse the ListResponse.
     pub async fn list(&self, filter: &str) -> serde_json::Value {
-        self.get("/Users")
-            .query(&[("filter", filter)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_of(self.get("/Users").query(&[("filter", filter)])).await
     }
 }
 
@@ -556,5 +748,21 @@ impl TestApp {
     /// The status of a GET of a SCIM path with the org's token.
     pub async fn status(&self, path: &str) -> u16 {
         self.get(path).send().await.unwrap().status().as_u16()
+    }
+
+    /// Polls GET `path` until it answers `status`; returns how long that took.
+    pub async fn until_status(&self, path: &str, status: u16) -> Duration {
+        eventually(Duration::from_secs(10), || async {
+            self.status(path).await == status
+        })
+        .await
+        .unwrap_or_else(|| panic!("GET {path} never answered {status}"))
+    }
+
+    /// `until_status`, which must not take longer than `bound` (a cache or refresh bound plus
+    /// slack).
+    pub async fn until_status_within(&self, path: &str, status: u16, bound: Duration) {
+        let took = self.until_status(path, status).await;
+        assert!(took <= bound, "took {took:?} for a bound of {bound:?}");
     }
 }

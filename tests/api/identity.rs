@@ -163,11 +163,7 @@ async fn entra_default_mapping_with_upn_other_than_mail_works_end_to_end() {
     assert!(app.is_active(&id).await);
 
     // DELETE hides Adele; the membership row stays with its externalId.
-    let deleted = app
-        .request(reqwest::Method::DELETE, &format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_user(&id).await;
     assert_eq!(deleted.status().as_u16(), 204);
     assert_eq!(app.status(&format!("/Users/{id}")).await, 404);
     assert!(app
@@ -195,11 +191,7 @@ async fn a_deleted_member_who_returns_with_a_new_address_keeps_their_id() {
     let app = TestApp::spawn().await;
     let user = app.create_user("first@example.com", "jdoe").await;
     let id = user["id"].as_str().unwrap();
-    let deleted = app
-        .request(reqwest::Method::DELETE, &format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_user(id).await;
     assert_eq!(deleted.status().as_u16(), 204);
     assert_eq!(
         app.db

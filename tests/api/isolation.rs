@@ -8,12 +8,9 @@ use crate::helpers::{assert_scim_error, okta_user, TestApp};
 #[tokio::test]
 async fn another_orgs_users_do_not_exist_for_this_token() {
     let app = TestApp::spawn().await;
-    let other_org = app.db.create_org("Globex").await;
+    let (other_org, b_token) = app.other_org().await;
     app.db
-        .run_sql(&format!(
-            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('b-user', 'bob@globex.com', 'Bob', now()); \
-             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\", \"scimExternalId\") VALUES ({other_org}, 'b-user', 'gx-1');"
-        ))
+        .create_member(other_org, "b-user", "bob@globex.com", "Bob", Some("gx-1"))
         .await;
     let snapshot = || async {
         app.db
@@ -51,17 +48,7 @@ async fn another_orgs_users_do_not_exist_for_this_token() {
     assert_eq!(adopted.status().as_u16(), 201);
     assert_eq!(snapshot().await, before, "org B's user changed");
     // B's own token sees B's member and nothing of A's.
-    let b_token = app.db.create_token(other_org, "globex").await;
-    let b_list: Value = app
-        .client
-        .get(format!("{}/Users", app.base))
-        .bearer_auth(&b_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let b_list: Value = app.get_json_as(&b_token, "/Users").await;
     assert_eq!(b_list["totalResults"], 1);
     assert_eq!(b_list["Resources"][0]["externalId"], "gx-1");
     assert_eq!(b_list["Resources"][0]["displayName"], "Bob");
@@ -78,12 +65,9 @@ async fn another_orgs_users_do_not_exist_for_this_token() {
 #[tokio::test]
 async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
     let app = TestApp::spawn().await;
-    let other_org = app.db.create_org("Globex").await;
+    let (other_org, _) = app.other_org().await;
     app.db
-        .run_sql(&format!(
-            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('shared', 'pat@example.com', 'Pat (Globex)', now()); \
-             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\") VALUES ({other_org}, 'shared');"
-        ))
+        .create_member(other_org, "shared", "pat@example.com", "Pat (Globex)", None)
         .await;
     // Org A's IdP provisions the same person under another name: A sees its own values...
     let created = app
@@ -115,16 +99,19 @@ async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
         "patricia@example.com"
     );
     // A new sign-in address would re-address the other org's member.
-    let readdressed = app
-        .patch_user(
-            "shared",
-            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "patricia@example.com"}]),
-        )
-        .await;
-    assert_eq!(
-        assert_scim_error(readdressed, 400).await["scimType"],
-        "mutability"
-    );
+    let readdressing_is_refused = || async {
+        let readdressed = app
+            .patch_user(
+                "shared",
+                json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "patricia@example.com"}]),
+            )
+            .await;
+        assert_eq!(
+            assert_scim_error(readdressed, 400).await["scimType"],
+            "mutability"
+        );
+    };
+    readdressing_is_refused().await;
     assert_eq!(
         app.db
             .text("SELECT email FROM \"User\" WHERE id = 'shared'")
@@ -140,16 +127,7 @@ async fn a_user_shared_with_another_org_keeps_its_name_and_email() {
             "UPDATE \"UserToOrg\" SET \"isActive\" = false WHERE \"orgId\" = {other_org}"
         ))
         .await;
-    let readdressed = app
-        .patch_user(
-            "shared",
-            json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "patricia@example.com"}]),
-        )
-        .await;
-    assert_eq!(
-        assert_scim_error(readdressed, 400).await["scimType"],
-        "mutability"
-    );
+    readdressing_is_refused().await;
 
     // Once the other membership is gone, org A's IdP owns the account's profile.
     app.db

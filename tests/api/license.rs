@@ -10,8 +10,8 @@ use scim_sidecar::license::LicenseClaims;
 use scim_sidecar::startup::Application;
 
 use crate::helpers::{
-    assert_scim_error, eventually, issuer, now_secs, settings_for, valid_claims, Options, TestApp,
-    TestDb, ENCRYPTION_KEY, MANIFEST_DIR,
+    assert_scim_error, issuer, now_secs, settings_for, valid_claims, Options, TestApp, TestDb,
+    ENCRYPTION_KEY, MANIFEST_DIR,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_scim-sidecar");
@@ -155,26 +155,52 @@ async fn check_reports_the_licence_state() {
         .contains("[FAIL] licence: the licence key has expired"));
 }
 
+/// A licence key, the public key it is verified with and the configured algorithm.
+fn configured_key(key: String, public_key: &Path, algorithm: &str) -> Options {
+    Options::unlicensed(&[
+        ("SCIM_LICENSE_KEY", &key),
+        (
+            "SCIM_LICENSE_PUBLIC_KEY_FILE",
+            &public_key.display().to_string(),
+        ),
+        ("SCIM__LICENSE__ALGORITHM", algorithm),
+    ])
+}
+
 #[tokio::test]
 async fn eddsa_and_rs256_keys_are_accepted() {
-    let db = TestDb::migrated().await;
-    let eddsa = settings_for(&db.url, &Options::default());
-    assert!(Application::build(&eddsa).await.is_ok());
+    let (vendor, eddsa_public) = issuer();
+    let rsa_public = Path::new(MANIFEST_DIR).join("tests/fixtures/license-test-rsa-public.pem");
+    let eddsa_key = || vendor.sign(&valid_claims());
+    let rs256_key = || rs256(&valid_claims());
 
-    let public = Path::new(MANIFEST_DIR).join("tests/fixtures/license-test-rsa-public.pem");
-    let rs = settings_for(
-        &db.url,
-        &Options {
-            license: None,
-            extra_env: vec![
-                ("SCIM_LICENSE_KEY", rs256(&valid_claims())),
-                ("SCIM_LICENSE_PUBLIC_KEY_FILE", public.display().to_string()),
-                ("SCIM__LICENSE__ALGORITHM", "RS256".into()),
-            ],
-            ..Default::default()
-        },
-    );
-    assert!(Application::build(&rs).await.is_ok());
+    // Each algorithm's key starts the server and lets its token provision (without a usable
+    // key, an org with no "License" row is refused with 403).
+    let eddsa = TestApp::spawn_with(configured_key(eddsa_key(), eddsa_public, "EdDSA")).await;
+    assert_eq!(eddsa.status("/Users").await, 200);
+    let rs = TestApp::spawn_with(configured_key(rs256_key(), &rsa_public, "RS256")).await;
+    assert_eq!(rs.status("/Users").await, 200);
+
+    // A key signed with the other algorithm stops start-up.
+    for (case, options) in [
+        (
+            "EdDSA key, RS256 configured",
+            configured_key(eddsa_key(), &rsa_public, "RS256"),
+        ),
+        (
+            "RS256 key, EdDSA configured",
+            configured_key(rs256_key(), eddsa_public, "EdDSA"),
+        ),
+    ] {
+        let refused = Application::build(&settings_for(&rs.db.url, &options))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{case}: the server started"));
+        assert!(
+            format!("{refused:#}").contains("another algorithm"),
+            "{case}: {refused:#}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -189,11 +215,7 @@ async fn a_licence_expiring_while_serving_flips_requests_to_403_at_exp() {
     })
     .await;
     assert_eq!(app.status("/ServiceProviderConfig").await, 200);
-    let flipped = eventually(Duration::from_secs(10), || async {
-        app.status("/ServiceProviderConfig").await == 403
-    })
-    .await;
-    assert!(flipped.is_some(), "still granted after exp");
+    app.until_status("/ServiceProviderConfig", 403).await;
     assert!(
         chrono::Utc::now().timestamp_millis() >= exp * 1000,
         "refused before exp"
@@ -203,14 +225,19 @@ async fn a_licence_expiring_while_serving_flips_requests_to_403_at_exp() {
     assert!(body["detail"].as_str().unwrap().contains("licence"));
 }
 
+/// A server without a licence key that reads the org's `"License"` row every `secs` seconds.
+async fn without_key_reading_org_rows_every(secs: u32) -> TestApp {
+    let secs = secs.to_string();
+    TestApp::spawn_with(Options::unlicensed(&[(
+        "SCIM__LICENSE__ORG_REFRESH_SECS",
+        &secs,
+    )]))
+    .await
+}
+
 #[tokio::test]
 async fn an_org_licence_row_grants_scim_and_losing_it_takes_effect_within_the_bound() {
-    let app = TestApp::spawn_with(Options {
-        license: None,
-        extra_env: vec![("SCIM__LICENSE__ORG_REFRESH_SECS", "1".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = without_key_reading_org_rows_every(1).await;
     assert_scim_error(app.get("/ServiceProviderConfig").send().await.unwrap(), 403).await;
     app.db
         .run_sql(&format!(
@@ -219,34 +246,18 @@ async fn an_org_licence_row_grants_scim_and_losing_it_takes_effect_within_the_bo
             app.org_id
         ))
         .await;
-    let granted = eventually(Duration::from_secs(5), || async {
-        app.status("/ServiceProviderConfig").await == 200
-    })
-    .await;
-    assert!(granted.is_some(), "the row never granted");
+    app.until_status("/ServiceProviderConfig", 200).await;
 
     app.db
         .run_sql("UPDATE \"License\" SET entitlements = '{search}'")
         .await;
-    let revoked = eventually(Duration::from_secs(5), || async {
-        app.status("/ServiceProviderConfig").await == 403
-    })
-    .await
-    .expect("losing scim never took effect");
-    assert!(
-        revoked <= Duration::from_millis(2500),
-        "took {revoked:?} for a 1 s bound"
-    );
+    app.until_status_within("/ServiceProviderConfig", 403, Duration::from_millis(2500))
+        .await;
 }
 
 #[tokio::test]
 async fn a_stale_or_inactive_org_licence_row_does_not_grant() {
-    let app = TestApp::spawn_with(Options {
-        license: None,
-        extra_env: vec![("SCIM__LICENSE__ORG_REFRESH_SECS", "0".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = without_key_reading_org_rows_every(0).await;
     for (status, synced) in [
         ("active", "now() AT TIME ZONE 'UTC' - interval '8 days'"),
         ("canceled", "now() AT TIME ZONE 'UTC'"),

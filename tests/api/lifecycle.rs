@@ -50,9 +50,7 @@ async fn deprovisioning_ends_sessions_and_revokes_keys_and_grants_of_that_user_o
     seed_credentials(&app, id).await;
     assert_eq!(credentials_of(&app, id).await, [1, 1, 1, 1, 1]);
 
-    let response = app
-        .patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
+    let response = app.set_active(id, false).await;
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["active"], false);
@@ -105,9 +103,7 @@ async fn a_failure_in_the_middle_of_deprovisioning_leaves_everything_as_it_was()
              CREATE TRIGGER refuse_refresh_delete BEFORE DELETE ON \"OAuthRefreshToken\" FOR EACH ROW EXECUTE FUNCTION refuse();",
         )
         .await;
-    let response = app
-        .patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
+    let response = app.set_active(id, false).await;
     let body = assert_scim_error(response, 500).await;
     assert!(
         !body["detail"].as_str().unwrap().contains("forced"),
@@ -130,15 +126,8 @@ async fn the_last_active_owner_cannot_be_deprovisioned() {
         ))
         .await;
     for request in [
-        app.patch_user(
-            owner_id,
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )
-        .await,
-        app.request(reqwest::Method::DELETE, &format!("/Users/{owner_id}"))
-            .send()
-            .await
-            .unwrap(),
+        app.set_active(owner_id, false).await,
+        app.delete_user(owner_id).await,
     ] {
         assert_scim_error(request, 403).await;
     }
@@ -152,19 +141,9 @@ async fn the_last_active_owner_cannot_be_deprovisioned() {
             "UPDATE \"UserToOrg\" SET role = 'OWNER' WHERE \"userId\" = '{second_id}'"
         ))
         .await;
-    let response = app
-        .patch_user(
-            owner_id,
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )
-        .await;
+    let response = app.set_active(owner_id, false).await;
     assert_eq!(response.status().as_u16(), 200);
-    let last = app
-        .patch_user(
-            second_id,
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )
-        .await;
+    let last = app.set_active(second_id, false).await;
     assert_scim_error(last, 403).await;
 }
 
@@ -217,14 +196,7 @@ async fn fifty_concurrent_deactivations_and_reactivations_end_consistent_without
 
 #[tokio::test]
 async fn concurrent_creations_never_exceed_the_seat_cap() {
-    let app = TestApp::spawn_with(crate::helpers::Options {
-        license: Some(scim_sidecar::license::LicenseClaims {
-            seats: Some(3),
-            ..crate::helpers::valid_claims()
-        }),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(crate::helpers::Options::seats(3)).await;
     let bodies: Vec<Value> = (0..12)
         .map(|i| okta_user(&format!("seat{i}@example.com"), &format!("s{i}"), "S", "T"))
         .collect();
@@ -259,9 +231,7 @@ async fn concurrent_deprovisioning_of_two_owners_leaves_one() {
     app.db
         .run_sql("UPDATE \"UserToOrg\" SET role = 'OWNER'")
         .await;
-    let requests = ids
-        .iter()
-        .map(|id| app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}])));
+    let requests = ids.iter().map(|id| app.set_active(id, false));
     let mut statuses = futures_statuses(requests).await;
     statuses.sort();
     assert_eq!(statuses, vec![200, 403]);
@@ -275,34 +245,19 @@ async fn concurrent_deprovisioning_of_two_owners_leaves_one() {
 
 #[tokio::test]
 async fn a_licence_key_counts_seats_across_orgs_once_per_person() {
-    let app = TestApp::spawn_with(crate::helpers::Options {
-        license: Some(scim_sidecar::license::LicenseClaims {
-            seats: Some(2),
-            ..crate::helpers::valid_claims()
-        }),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(crate::helpers::Options::seats(2)).await;
     app.create_user("a@example.com", "1").await;
     app.create_user("b@example.com", "2").await;
-    let other_org = app.db.create_org("Globex").await;
-    let other_token = app.db.create_token(other_org, "globex").await;
-    let post_as_other = |body: Value| {
-        app.client
-            .post(format!("{}/Users", app.base))
-            .bearer_auth(&other_token)
-            .json(&body)
-            .send()
-    };
+    let (_, other_token) = app.other_org().await;
     // The same person in a second org takes no new seat...
-    let same_person = post_as_other(okta_user("a@example.com", "g1", "A", "A"))
-        .await
-        .unwrap();
+    let same_person = app
+        .post_user_as(&other_token, &okta_user("a@example.com", "g1", "A", "A"))
+        .await;
     assert_eq!(same_person.status().as_u16(), 201);
     // ...a third person does.
-    let third = post_as_other(okta_user("c@example.com", "g2", "C", "C"))
-        .await
-        .unwrap();
+    let third = app
+        .post_user_as(&other_token, &okta_user("c@example.com", "g2", "C", "C"))
+        .await;
     assert_eq!(assert_scim_error(third, 400).await["scimType"], "tooMany");
     assert_eq!(
         app.db
@@ -324,40 +279,82 @@ where
 #[tokio::test]
 async fn two_orgs_changing_one_shared_person_at_once_never_deadlock() {
     let app = TestApp::spawn().await;
-    let other_org = app.db.create_org("Globex").await;
-    let other_token = app.db.create_token(other_org, "globex").await;
+    let (other_org, other_token) = app.other_org().await;
     let user = app.create_user("shared@example.com", "a-1").await;
     let id = user["id"].as_str().unwrap().to_owned();
     let adopted = app
-        .client
-        .post(format!("{}/Users", app.base))
-        .bearer_auth(&other_token)
-        .json(&okta_user("shared@example.com", "g-1", "Sha", "Red"))
-        .send()
-        .await
-        .unwrap();
+        .post_user_as(
+            &other_token,
+            &okta_user("shared@example.com", "g-1", "Sha", "Red"),
+        )
+        .await;
     assert_eq!(adopted.status().as_u16(), 201);
-    let patch = |token: &str, active: bool| {
-        app.client
-            .patch(format!("{}/Users/{id}", app.base))
-            .bearer_auth(token)
-            .json(&json!({"Operations": [{"op": "replace", "value": {"active": active}}]}))
-            .send()
-    };
+    let wanted = |i: usize| i % 4 < 2;
     let requests = (0..24).map(|i| {
         let token = if i % 2 == 0 {
             app.token.as_str()
         } else {
             other_token.as_str()
         };
-        patch(token, i % 4 < 2)
+        app.patch_user_as(
+            token,
+            &id,
+            json!([{"op": "replace", "value": {"active": wanted(i)}}]),
+        )
     });
     let responses = futures_util::future::join_all(requests).await;
-    let statuses: Vec<u16> = responses
-        .into_iter()
-        .map(|r| r.unwrap().status().as_u16())
-        .collect();
-    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    for (i, response) in responses.into_iter().enumerate() {
+        assert_eq!(response.status().as_u16(), 200, "request {i}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["active"], wanted(i), "request {i}");
+    }
+
+    // One shared account with one membership per org; each org's rows, its view and its
+    // audit trail agree, and every deactivation ended the sessions once.
+    assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
+    assert_eq!(
+        app.db
+            .text(&format!("SELECT email FROM \"User\" WHERE id = '{id}'"))
+            .await
+            .as_deref(),
+        Some("shared@example.com")
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM \"UserToOrg\"").await, 2);
+    let mut deactivations = 0;
+    for (org, token, external_id) in [
+        (app.org_id, app.token.as_str(), "a-1"),
+        (other_org, other_token.as_str(), "g-1"),
+    ] {
+        let db = &app.db;
+        let member = |condition: &str| {
+            let sql = format!(
+                "SELECT count(*) FROM \"UserToOrg\" WHERE \"orgId\" = {org} AND \"userId\" = '{id}' AND {condition}"
+            );
+            async move { db.count(&sql).await }
+        };
+        let audits = |condition: &str| {
+            let sql = format!(
+                "SELECT count(*) FROM \"Audit\" WHERE \"orgId\" = {org} AND \"targetId\" = '{id}' AND {condition}"
+            );
+            async move { db.count(&sql).await }
+        };
+        assert_eq!(
+            member(&format!("\"scimExternalId\" = '{external_id}'")).await,
+            1,
+            "org {org}"
+        );
+        let active = member("\"isActive\"").await == 1;
+        let seen: Value = app.get_json_as(token, &format!("/Users/{id}")).await;
+        assert_eq!(seen["active"], active, "org {org}");
+        let down = audits("action = 'org.member_deactivated'").await;
+        let up = audits("action = 'org.member_reactivated'").await;
+        assert_eq!(down - up, if active { 0 } else { 1 }, "org {org}");
+        assert!(down <= 6 && up <= 6, "org {org}: {down} down, {up} up");
+        assert_eq!(audits("action = 'org.member_added'").await, 1, "org {org}");
+        assert_eq!(audits("true").await, 1 + down + up, "org {org}");
+        deactivations += down;
+    }
+    assert_eq!(app.session_version(&id).await, deactivations);
 }
 
 #[tokio::test]
@@ -365,10 +362,7 @@ async fn a_shared_account_spelled_with_capitals_can_still_be_deprovisioned() {
     let app = TestApp::spawn().await;
     let other_org = app.db.create_org("Globex").await;
     app.db
-        .run_sql(&format!(
-            "INSERT INTO \"User\" (id, email, name, \"updatedAt\") VALUES ('pat', 'Pat@Example.com', 'Pat', now()); \
-             INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\") VALUES ({other_org}, 'pat');"
-        ))
+        .create_member(other_org, "pat", "Pat@Example.com", "Pat", None)
         .await;
     assert_eq!(
         app.post_user(&okta_user("pat@example.com", "a-pat", "Pat", "E"))
@@ -395,12 +389,7 @@ async fn a_shared_account_spelled_with_capitals_can_still_be_deprovisioned() {
     );
     let mut profile: Value = app.get_json("/Users/pat").await;
     profile["active"] = json!(true);
-    let put = app
-        .request(reqwest::Method::PUT, "/Users/pat")
-        .json(&profile)
-        .send()
-        .await
-        .unwrap();
+    let put = app.put_user("pat", &profile).await;
     assert_eq!(put.status().as_u16(), 200);
 }
 
@@ -409,13 +398,7 @@ async fn a_post_that_keeps_a_member_inactive_is_audited() {
     let app = TestApp::spawn().await;
     let user = app.create_user("idle@example.com", "idle").await;
     let id = user["id"].as_str().unwrap();
-    assert_eq!(
-        app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.set_active(id, false).await.status().as_u16(), 200);
     let mut body = okta_user("idle@example.com", "idle-2", "I", "Dle");
     body["active"] = json!(false);
     let response = app.post_user(&body).await;

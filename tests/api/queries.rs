@@ -7,10 +7,7 @@ use crate::helpers::{assert_scim_error, TestApp};
 #[tokio::test]
 async fn list_pages_are_deterministic_and_never_overlap() {
     let app = TestApp::spawn().await;
-    for i in 0..5 {
-        app.create_user(&format!("user{i}@example.com"), &format!("ext{i}"))
-            .await;
-    }
+    app.create_users(5).await;
     let mut seen = Vec::new();
     for start in [1, 3, 5] {
         let page: Value = app
@@ -66,15 +63,7 @@ async fn list_filters_run_the_idp_lookups() {
         "userName eq \"jane@example.com\" and externalId eq \"00u1\"".to_owned(),
     ];
     for filter in cases {
-        let page: Value = app
-            .get("/Users")
-            .query(&[("filter", &filter)])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = app.list(&filter).await;
         assert_eq!(page["totalResults"], 1, "{filter}");
         assert_eq!(page["Resources"][0]["id"], jane_id, "{filter}");
     }
@@ -136,10 +125,7 @@ async fn every_supported_filter_is_answered_by_an_index() {
     use scim_sidecar::provisioning::query::member_filter;
     use scim_sidecar::scim::filter::parse_filter;
     let app = TestApp::spawn().await;
-    for i in 0..3 {
-        app.create_user(&format!("user{i}@example.com"), &format!("ext{i}"))
-            .await;
-    }
+    app.create_users(3).await;
     // Enough members, half of them provisioned, for the planner to choose as it would in
     // production: a plan that walks the org shows up as a Seq Scan.
     let org = app.org_id;

@@ -69,12 +69,7 @@ async fn okta_lifecycle_replay() {
     profile["displayName"] = json!("Jane Okta-Smith");
     profile["nickName"] = json!("");
     profile["groups"] = json!([]);
-    let put = app
-        .request(Method::PUT, &format!("/Users/{id}"))
-        .json(&profile)
-        .send()
-        .await
-        .unwrap();
+    let put = app.put_user(&id, &profile).await;
     assert_eq!(put.status().as_u16(), 200);
     let updated: Value = put.json().await.unwrap();
     assert_eq!(updated["name"]["familyName"], "Okta-Smith");
@@ -88,9 +83,7 @@ async fn okta_lifecycle_replay() {
     assert!(app.is_active(&id).await);
 
     // 5. Deactivate.
-    let deactivate = app
-        .patch_user(&id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
+    let deactivate = app.set_active(&id, false).await;
     assert_eq!(deactivate.status().as_u16(), 200);
     let body: Value = deactivate.json().await.unwrap();
     assert_eq!(body["active"], false);
@@ -98,9 +91,7 @@ async fn okta_lifecycle_replay() {
     assert_eq!(app.session_version(&id).await, 1);
 
     // 6. Reactivate.
-    let reactivate = app
-        .patch_user(&id, json!([{"op": "replace", "value": {"active": true}}]))
-        .await;
+    let reactivate = app.set_active(&id, true).await;
     assert_eq!(reactivate.status().as_u16(), 200);
     assert!(app.is_active(&id).await);
     assert_eq!(app.audit_count("org.member_added", &id).await, 1);
@@ -230,11 +221,7 @@ async fn entra_lifecycle_replay() {
     assert_eq!(app.session_version(&id).await, 1);
 
     // 7. Delete.
-    let deleted = app
-        .request(Method::DELETE, &format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_user(&id).await;
     assert_eq!(deleted.status().as_u16(), 204);
     assert_eq!(app.status(&format!("/Users/{id}")).await, 404);
     assert_eq!(

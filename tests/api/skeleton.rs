@@ -1,9 +1,12 @@
 //! The `/scim/v2` scope: media type, error envelopes for unknown paths and methods, request
 //! ids, discovery.
 
+use std::time::Duration;
+
+use diesel_async::SimpleAsyncConnection;
 use reqwest::Method;
 
-use crate::helpers::{assert_scim_error, TestApp};
+use crate::helpers::{assert_scim_error, okta_user, until_connections_are_refused, TestApp};
 
 #[tokio::test]
 async fn service_provider_config_answers_with_scim_media_type_and_location() {
@@ -25,11 +28,8 @@ async fn service_provider_config_answers_with_scim_media_type_and_location() {
 
 #[tokio::test]
 async fn configured_public_url_is_the_base_of_locations() {
-    let app = TestApp::spawn_with(crate::helpers::Options {
-        extra_env: vec![("SCIM_PUBLIC_URL", "https://sb.example.com/scim/v2/".into())],
-        ..Default::default()
-    })
-    .await;
+    let app =
+        TestApp::spawn_with_env(&[("SCIM_PUBLIC_URL", "https://sb.example.com/scim/v2/")]).await;
     let body: serde_json::Value = app.get_json("/ServiceProviderConfig").await;
     assert_eq!(
         body["meta"]["location"],
@@ -43,13 +43,7 @@ async fn unknown_scim_paths_answer_404_scim_errors() {
     for path in ["/Nope", "/Groupz/1", "/ServiceProviderConfig/extra"] {
         assert_scim_error(app.get(path).send().await.unwrap(), 404).await;
     }
-    let outside = app
-        .client
-        .get(format!("{}/elsewhere", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_scim_error(outside, 404).await;
+    assert_scim_error(app.get_plain("/elsewhere").await, 404).await;
 }
 
 #[tokio::test]
@@ -103,9 +97,34 @@ async fn request_ids_are_echoed_or_generated() {
 
 #[tokio::test]
 async fn graceful_stop_lets_the_server_finish() {
-    let app = TestApp::spawn().await;
-    assert_eq!(app.status("/ServiceProviderConfig").await, 200);
-    app.stop().await;
+    // Far longer than the test takes: only the request finishing can end the stop in time.
+    let app = TestApp::spawn_with_env(&[("SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS", "30")]).await;
+    let mut blocker = app.db.lock_table("User").await;
+    let in_flight = tokio::spawn(
+        app.request(Method::POST, "/Users")
+            // An idle kept-alive connection would hold the stop up until its own timeout.
+            .header("connection", "close")
+            .json(&okta_user("jane@example.com", "00u1", "Jane", "Doe"))
+            .send(),
+    );
+    app.db.until_a_query_waits_for_a_lock().await;
+
+    let stopped = tokio::spawn(app.stop());
+    until_connections_are_refused(&app.address).await;
+    assert!(!in_flight.is_finished(), "the request ended under the lock");
+    blocker.batch_execute("COMMIT").await.unwrap();
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("an answer, not a dropped connection");
+    assert_eq!(response.status().as_u16(), 201);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), stopped)
+            .await
+            .is_ok(),
+        "the stop did not finish after the last request"
+    );
+    assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
     assert!(
         app.get("/ServiceProviderConfig").send().await.is_err(),
         "stopped server still answers"

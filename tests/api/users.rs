@@ -106,13 +106,7 @@ async fn post_reactivates_an_inactive_member_with_the_same_id() {
     let app = TestApp::spawn().await;
     let user = app.create_user("jane@example.com", "00u1").await;
     let id = user["id"].as_str().unwrap();
-    assert_eq!(
-        app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.set_active(id, false).await.status().as_u16(), 200);
     let response = app
         .post_user(&okta_user("jane@example.com", "00u1-new", "Jane", "Doe"))
         .await;
@@ -134,11 +128,7 @@ async fn delete_hides_the_user_and_a_later_post_restores_it_with_the_same_id() {
     let app = TestApp::spawn().await;
     let user = app.create_user("jane@example.com", "00u1").await;
     let id = user["id"].as_str().unwrap();
-    let deleted = app
-        .request(Method::DELETE, &format!("/Users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_user(id).await;
     assert_eq!(deleted.status().as_u16(), 204);
     assert!(!app.is_active(id).await);
     assert_eq!(app.audit_count("org.member_removed", id).await, 1);
@@ -200,12 +190,7 @@ async fn put_replaces_writable_attributes_and_ignores_read_only_ones() {
     body["displayName"] = json!("Jane Smith");
     body["title"] = json!("");
     body["groups"] = json!([]);
-    let response = app
-        .request(Method::PUT, &format!("/Users/{id}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.put_user(id, &body).await;
     assert_eq!(response.status().as_u16(), 200);
     let updated: Value = response.json().await.unwrap();
     assert_eq!(updated["id"], id);
@@ -235,12 +220,7 @@ async fn put_with_active_false_deprovisions() {
     let id = user["id"].as_str().unwrap();
     let mut body = user.clone();
     body["active"] = json!(false);
-    let response = app
-        .request(Method::PUT, &format!("/Users/{id}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.put_user(id, &body).await;
     assert_eq!(response.status().as_u16(), 200);
     assert!(!app.is_active(id).await);
     assert_eq!(app.session_version(id).await, 1);
@@ -255,15 +235,7 @@ async fn put_changing_user_name_to_a_taken_address_answers_409() {
     let mut body = jane.clone();
     body["userName"] = json!("John@Example.com");
     body["emails"] = json!([{"value": "john@example.com", "primary": true}]);
-    let response = app
-        .request(
-            Method::PUT,
-            &format!("/Users/{}", jane["id"].as_str().unwrap()),
-        )
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.put_user(jane["id"].as_str().unwrap(), &body).await;
     assert_eq!(
         assert_scim_error(response, 409).await["scimType"],
         "uniqueness"
@@ -317,12 +289,7 @@ async fn etags_answer_304_and_412() {
         .await
         .unwrap();
     assert_eq!(changed.status().as_u16(), 200);
-    let delete_stale = app
-        .request(Method::DELETE, &format!("/Users/{id}"))
-        .header("if-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let delete_stale = app.delete_user_with(id, &[("if-match", &etag)]).await;
     assert_scim_error(delete_stale, 412).await;
     assert!(app.is_active(id).await);
 }
@@ -428,14 +395,7 @@ async fn malformed_bodies_answer_400_invalid_syntax() {
 
 #[tokio::test]
 async fn users_survive_a_licence_without_seats_and_respect_one_with_seats() {
-    let app = TestApp::spawn_with(Options {
-        license: Some(scim_sidecar::license::LicenseClaims {
-            seats: Some(2),
-            ..crate::helpers::valid_claims()
-        }),
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::seats(2)).await;
     let first = app.create_user("a@example.com", "1").await;
     app.create_user("b@example.com", "2").await;
     let third = app
@@ -445,13 +405,7 @@ async fn users_survive_a_licence_without_seats_and_respect_one_with_seats() {
     assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 2);
     // Freeing a seat lets the next one in; taking it back is refused.
     let id = first["id"].as_str().unwrap();
-    assert_eq!(
-        app.patch_user(id, json!([{"op": "replace", "value": {"active": false}}]))
-            .await
-            .status()
-            .as_u16(),
-        200
-    );
+    assert_eq!(app.set_active(id, false).await.status().as_u16(), 200);
     assert_eq!(
         app.post_user(&okta_user("c@example.com", "3", "C", "C"))
             .await
@@ -459,9 +413,7 @@ async fn users_survive_a_licence_without_seats_and_respect_one_with_seats() {
             .as_u16(),
         201
     );
-    let back = app
-        .patch_user(id, json!([{"op": "replace", "value": {"active": true}}]))
-        .await;
+    let back = app.set_active(id, true).await;
     assert_eq!(assert_scim_error(back, 400).await["scimType"], "tooMany");
     assert!(!app.is_active(id).await);
 }
