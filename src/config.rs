@@ -1,6 +1,10 @@
 //! Typed settings, layered: built-in `config/base.toml` -> `config/base.toml` on disk ->
 //! `config/{SCIM_ENV}.toml` -> the well-known variables operators already set on the app's
 //! container -> `SCIM__SECTION__KEY` variables.
+//!
+//! A leaf: plain values only. What a value means (a licence algorithm, a database URL's
+//! connection options) is decided by the module that uses it, which words its refusal with
+//! [`SettingsError::invalid`] so that the operator still sees the setting's name.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -100,16 +104,18 @@ pub struct LogSettings {
 
 /// A configuration problem, worded for the operator: it names the setting and the
 /// variables that feed it, and never repeats a secret's value.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid configuration: {0}")]
 pub struct SettingsError(String);
 
 impl SettingsError {
-    fn missing(key: &str, why: &str) -> Self {
+    /// Setting `key` (for example `database.url`) is required and absent.
+    pub fn missing(key: &str, why: &str) -> Self {
         Self(format!("{} is not set ({why})", describe_key(key)))
     }
 
-    fn invalid(key: &str, problem: impl std::fmt::Display) -> Self {
+    /// Setting `key` holds a value its user refuses; `problem` must not repeat a secret.
+    pub fn invalid(key: &str, problem: impl std::fmt::Display) -> Self {
         Self(format!("{}: {problem}", describe_key(key)))
     }
 }
@@ -222,8 +228,6 @@ impl Settings {
                 "a licence key is configured and must be verified with the vendor's public key",
             ));
         }
-        crate::license::parse_algorithm(&self.license.algorithm)
-            .map_err(|problem| SettingsError::invalid("license.algorithm", problem))?;
         Ok(())
     }
 
@@ -236,15 +240,6 @@ impl Settings {
                 "point it at the app's PostgreSQL database, e.g. postgres://user:pass@host:5432/sourcebot",
             )),
         }
-    }
-
-    /// How to reach the database: the URL translated for the driver, with its TLS policy.
-    pub fn connect_options(&self) -> Result<crate::db::ConnectOptions, SettingsError> {
-        crate::db::ConnectOptions::from_url(
-            self.database_url()?,
-            self.database.tls_ca_file.as_deref(),
-        )
-        .map_err(|problem| SettingsError::invalid("database.url", problem))
     }
 
     /// The HMAC key of token hashes, or an error saying how to set it.
@@ -364,10 +359,6 @@ mod tests {
             ),
             (&[("SCIM_LOG_FORMAT", "xml")], "log.format"),
             (&[("SCIM_LICENSE_KEY", "a.b.c")], "license.public_key_file"),
-            (
-                &[("SCIM__LICENSE__ALGORITHM", "HS256")],
-                "license.algorithm",
-            ),
             (
                 &[("SCIM__DATABASE__APPLICATION_NAME", "x'; drop")],
                 "database.application_name",

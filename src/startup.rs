@@ -10,8 +10,8 @@ use anyhow::Context;
 
 use crate::auth::token::TokenHasher;
 use crate::auth::Authenticator;
-use crate::config::Settings;
-use crate::db::{self, migrations, schema_check};
+use crate::config::{DatabaseSettings, Settings, SettingsError};
+use crate::db::{self, migrations, schema_check, ConnectOptions, PoolOptions};
 use crate::http;
 use crate::license::{self, EntitlementGate, LicenseClaims};
 use crate::state::AppState;
@@ -26,9 +26,10 @@ impl Application {
     /// stops here with a message that says what to fix.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let database_url = settings.database_url()?;
-        let target = settings.connect_options()?;
+        let target = connect_options(settings)?;
         let hasher = TokenHasher::new(settings.encryption_key()?);
-        let license_key = license::load_configured(&settings.license, license::now_ms())
+        let algorithm = license::configured_algorithm(&settings.license)?;
+        let license_key = license::load_configured(&settings.license, algorithm, license::now_ms())
             .context("the configured licence key is not usable")?;
         log_license(license_key.as_ref());
 
@@ -41,7 +42,7 @@ impl Application {
                 "migrations are up to date"
             );
         }
-        let pool = db::build_pool(&settings.database, &target)?;
+        let pool = db::build_pool(&target, &pool_options(&settings.database))?;
         let report = {
             let mut conn = pool.get().await.with_context(|| {
                 format!(
@@ -129,6 +130,25 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(listen = %self.address, "scim-sidecar is serving");
         self.server.await
+    }
+}
+
+/// How to reach the database of `database.url`: the URL translated for the driver, with its
+/// TLS policy. A URL the driver cannot use is refused naming the setting.
+pub fn connect_options(settings: &Settings) -> Result<ConnectOptions, SettingsError> {
+    ConnectOptions::from_url(
+        settings.database_url()?,
+        settings.database.tls_ca_file.as_deref(),
+    )
+    .map_err(|problem| SettingsError::invalid("database.url", problem))
+}
+
+fn pool_options(settings: &DatabaseSettings) -> PoolOptions {
+    PoolOptions {
+        max_size: settings.pool_max_size,
+        acquire_timeout: Duration::from_millis(settings.acquire_timeout_ms),
+        statement_timeout: Duration::from_millis(settings.statement_timeout_ms),
+        application_name: settings.application_name.clone(),
     }
 }
 

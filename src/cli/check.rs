@@ -10,6 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::config::Settings;
 use crate::db::{self, migrations, schema_check};
 use crate::license;
+use crate::startup;
 
 #[derive(Default)]
 struct Report {
@@ -59,7 +60,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
 
     match settings
         .database_url()
-        .and_then(|url| Ok((url, settings.connect_options()?)))
+        .and_then(|url| Ok((url, startup::connect_options(settings)?)))
     {
         Err(error) => report.fail("database", error.to_string()),
         Ok((url, target)) => match target.connect().await {
@@ -81,7 +82,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<ExitCode> {
 }
 
 fn check_license(settings: &Settings, report: &mut Report) {
-    match license::load_configured(&settings.license, license::now_ms()) {
+    let algorithm = match license::configured_algorithm(&settings.license) {
+        Ok(algorithm) => algorithm,
+        Err(error) => return report.fail("licence", error.to_string()),
+    };
+    match license::load_configured(&settings.license, algorithm, license::now_ms()) {
         Ok(Some(claims)) => report.ok(
             "licence",
             format!(

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::db::{self, migrations};
-use crate::startup::Application;
+use crate::startup::{self, Application};
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
@@ -82,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let url = settings.database_url()?;
-            let applied = migrations::run_pending(&settings.connect_options()?)
+            let applied = migrations::run_pending(&startup::connect_options(&settings)?)
                 .await
                 .with_context(|| format!("migrating {}", db::redacted_url(url)))?;
             if applied.is_empty() {

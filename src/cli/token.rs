@@ -9,13 +9,13 @@ use crate::auth::token::{mint, TokenHasher};
 use crate::config::Settings;
 use crate::db;
 use crate::db::repo::{orgs, tokens};
+use crate::startup;
 
 const MAX_NAME_LEN: usize = 100;
 
 pub async fn run(settings: &Settings, command: TokenCommand) -> anyhow::Result<ExitCode> {
     let url = settings.database_url()?;
-    let mut conn = settings
-        .connect_options()?
+    let mut conn = startup::connect_options(settings)?
         .connect()
         .await
         .with_context(|| format!("cannot connect to {}", db::redacted_url(url)))?;

@@ -20,18 +20,28 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::config::DatabaseSettings;
-
 pub type DbPool = Pool<AsyncPgConnection>;
 pub type PooledConnection = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
 pub use connect::ConnectOptions;
 pub use diesel_async::pooled_connection::deadpool::PoolError;
 
-/// Builds the pool. Connections are opened lazily; each one gets the configured
-/// `statement_timeout` and `application_name` when it is opened.
-pub fn build_pool(settings: &DatabaseSettings, target: &ConnectOptions) -> anyhow::Result<DbPool> {
-    let statement_timeout = settings.statement_timeout_ms.to_string();
-    let application_name = settings.application_name.clone();
+/// How the pool behaves. Start-up fills it from the `database.*` settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: usize,
+    /// Longest wait for a connection (checkout, opening, recycling); then the pool errs.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout` of every connection.
+    pub statement_timeout: Duration,
+    /// Shows in `pg_stat_activity`.
+    pub application_name: String,
+}
+
+/// Builds the pool. Connections are opened lazily; each one gets the `statement_timeout` and
+/// `application_name` of `options` when it is opened.
+pub fn build_pool(target: &ConnectOptions, options: &PoolOptions) -> anyhow::Result<DbPool> {
+    let statement_timeout = options.statement_timeout.as_millis().to_string();
+    let application_name = options.application_name.clone();
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     // A checked-out connection is not pinged first: that would double the round trips of every
     // request. A dead connection fails its query, is discarded, and the request answers 503.
@@ -57,9 +67,9 @@ pub fn build_pool(settings: &DatabaseSettings, target: &ConnectOptions) -> anyho
     });
     // The URL given to the manager is unused: `custom_setup` connects through `target`.
     let manager = AsyncDieselConnectionManager::new_with_config("", manager_config);
-    let timeout = Duration::from_millis(settings.acquire_timeout_ms);
+    let timeout = options.acquire_timeout;
     Ok(Pool::builder(manager)
-        .max_size(settings.pool_max_size)
+        .max_size(options.max_size)
         .wait_timeout(Some(timeout))
         .create_timeout(Some(timeout))
         .recycle_timeout(Some(timeout))

@@ -12,7 +12,7 @@ use std::path::Path;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::LicenseSettings;
+use crate::config::{LicenseSettings, SettingsError};
 
 pub use gate::{EntitlementGate, Grant, SeatCap};
 
@@ -149,10 +149,19 @@ impl LicenseVerifier {
     }
 }
 
-/// Loads and verifies the configured licence key, if any. `Ok(None)` means no key is
-/// configured (orgs may still be entitled through their `"License"` row).
+/// The configured `license.algorithm`. Checked at start-up whether or not a key is
+/// configured, so that a typo does not wait for the day a key is added.
+pub fn configured_algorithm(settings: &LicenseSettings) -> Result<Algorithm, SettingsError> {
+    parse_algorithm(&settings.algorithm)
+        .map_err(|problem| SettingsError::invalid("license.algorithm", problem))
+}
+
+/// Loads and verifies the configured licence key, if any, with `algorithm` (see
+/// [`configured_algorithm`]). `Ok(None)` means no key is configured (orgs may still be
+/// entitled through their `"License"` row).
 pub fn load_configured(
     settings: &LicenseSettings,
+    algorithm: Algorithm,
     now_ms: i64,
 ) -> Result<Option<LicenseClaims>, LicenseError> {
     use secrecy::ExposeSecret;
@@ -166,7 +175,6 @@ pub fn load_configured(
             "no path".into(),
         ));
     };
-    let algorithm = parse_algorithm(&settings.algorithm).map_err(|_| LicenseError::Malformed)?;
     let claims =
         LicenseVerifier::from_file(algorithm, path)?.verify(key.expose_secret().trim(), now_ms)?;
     if !claims.has_scim() {

@@ -192,6 +192,21 @@ fn refuses_symmetric_and_unknown_algorithms_in_config() {
 }
 
 #[test]
+fn a_refused_algorithm_setting_names_the_setting_and_its_variable() {
+    let settings = LicenseSettings {
+        key: None,
+        public_key_file: None,
+        algorithm: "HS256".into(),
+        org_refresh_secs: 30,
+    };
+    let message = configured_algorithm(&settings).unwrap_err().to_string();
+    assert!(
+        message.contains("license.algorithm (SCIM__LICENSE__ALGORITHM)"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_public_key_of_the_wrong_family_is_refused() {
     assert_eq!(
         LicenseVerifier::from_pem(Algorithm::EdDSA, RSA_PUBLIC.as_bytes()).err(),
