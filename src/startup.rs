@@ -9,11 +9,11 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::token::TokenHasher;
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, EntitlementGate, ScimAccess};
 use crate::config::{DatabaseSettings, Settings, SettingsError};
 use crate::db::{self, migrations, schema_check, ConnectOptions, PoolOptions};
 use crate::http;
-use crate::license::{self, EntitlementGate, LicenseClaims};
+use crate::license::{self, LicenseClaims};
 use crate::state::AppState;
 
 pub struct Application {
@@ -61,8 +61,8 @@ impl Application {
             );
         }
 
-        let state = web::Data::new(AppState {
-            pool,
+        let access = web::Data::new(ScimAccess {
+            enabled: settings.server.enabled,
             authenticator: Authenticator::new(
                 hasher,
                 Duration::from_secs(settings.auth.token_cache_ttl_secs),
@@ -72,7 +72,10 @@ impl Application {
                 license_key,
                 Duration::from_secs(settings.license.org_refresh_secs),
             ),
-            enabled: settings.server.enabled,
+            pool: pool.clone(),
+        });
+        let state = web::Data::new(AppState {
+            pool,
             public_url: settings.server.public_url.clone(),
         });
         if settings.server.public_url.is_none() {
@@ -93,6 +96,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(access.clone())
                 .configure(|cfg| http::routes(cfg, max_body_bytes))
                 .wrap(from_fn(http::request_span))
         })

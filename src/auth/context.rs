@@ -10,9 +10,10 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
+use super::{Authenticator, EntitlementGate, Grant};
+use crate::db::DbPool;
 use crate::error::ApiError;
-use crate::license::{self, Grant};
-use crate::state::AppState;
+use crate::license;
 
 /// Who is calling: the token's org (which scopes every query of the request), the token's
 /// name (for the audit trail) and the entitlement that lets the org provision.
@@ -21,6 +22,40 @@ pub struct AuthContext {
     pub org_id: i32,
     pub token_name: Arc<str>,
     pub grant: Grant,
+}
+
+/// What admits a request to the `/scim/v2` scope. It is app data of its own (not part of the
+/// handlers' `AppState`), so that authentication depends on nothing above it.
+pub struct ScimAccess {
+    /// Kill switch (`SCIM_ENABLED`).
+    pub enabled: bool,
+    pub authenticator: Authenticator,
+    pub gate: EntitlementGate,
+    pub pool: DbPool,
+}
+
+impl ScimAccess {
+    /// Kill switch, token, entitlement, in that order; the first refusal wins.
+    pub async fn authorize(&self, authorization: Option<&str>) -> Result<AuthContext, ApiError> {
+        if !self.enabled {
+            return Err(ApiError::Disabled);
+        }
+        let identity = self
+            .authenticator
+            .authenticate(&self.pool, authorization)
+            .await?;
+        tracing::Span::current().record("org.id", identity.org_id);
+        let grant = self
+            .gate
+            .grant_for(&self.pool, identity.org_id, license::now_ms())
+            .await?
+            .ok_or(ApiError::NotEntitled)?;
+        Ok(AuthContext {
+            org_id: identity.org_id,
+            token_name: identity.token_name,
+            grant,
+        })
+    }
 }
 
 /// Middleware on the `/scim/v2` scope. When the service is disabled nothing else is looked at
@@ -42,31 +77,14 @@ pub async fn require_scim_access(
 }
 
 async fn authorize(req: &ServiceRequest) -> Result<AuthContext, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state is missing")))?;
-    if !state.enabled {
-        return Err(ApiError::Disabled);
-    }
+    let access = req
+        .app_data::<web::Data<ScimAccess>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("SCIM access is not configured")))?;
     let authorization = req
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let identity = state
-        .authenticator
-        .authenticate(&state.pool, authorization)
-        .await?;
-    tracing::Span::current().record("org.id", identity.org_id);
-    let grant = state
-        .gate
-        .grant_for(&state.pool, identity.org_id, license::now_ms())
-        .await?
-        .ok_or(ApiError::NotEntitled)?;
-    Ok(AuthContext {
-        org_id: identity.org_id,
-        token_name: identity.token_name,
-        grant,
-    })
+    access.authorize(authorization).await
 }
 
 impl FromRequest for AuthContext {

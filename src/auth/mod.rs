@@ -1,9 +1,11 @@
-//! Request authentication: bearer SCIM token -> org, and the `AuthContext` every SCIM handler
-//! receives.
+//! Who is calling and whether they may provision: bearer SCIM token -> org, the org's `scim`
+//! entitlement, and the `AuthContext` every SCIM handler receives.
 
 mod authenticator;
 mod context;
+mod entitlement;
 pub mod token;
 
 pub use authenticator::Authenticator;
-pub use context::{require_scim_access, AuthContext};
+pub use context::{require_scim_access, AuthContext, ScimAccess};
+pub use entitlement::{org_license_grant, EntitlementGate, Grant, SeatCap};

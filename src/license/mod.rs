@@ -1,10 +1,10 @@
-//! Licence keys and the `scim` entitlement.
+//! Licence keys: verifying the vendor-signed JWT and reading its claims. Whether an org may
+//! provision on a given request is decided next to authentication (`auth::entitlement`).
 //!
-//! A licence key is a JWT signed by the vendor. The algorithm is fixed by configuration and
-//! never read from the token; `none` and HMAC algorithms are refused, because an HMAC
-//! "signature" made with the public key would otherwise verify.
+//! The algorithm is fixed by configuration and never read from the token; `none` and HMAC
+//! algorithms are refused, because an HMAC "signature" made with the public key would
+//! otherwise verify.
 
-pub mod gate;
 pub mod issue;
 
 use std::path::Path;
@@ -13,8 +13,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{LicenseSettings, SettingsError};
-
-pub use gate::{EntitlementGate, Grant, SeatCap};
 
 /// The entitlement this service needs.
 pub const SCIM_ENTITLEMENT: &str = "scim";

@@ -10,13 +10,13 @@ use chrono::NaiveDateTime;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{json, Map, Value};
 
+use crate::auth::SeatCap;
 use crate::db::locks;
 use crate::db::repo::access;
 use crate::db::repo::accounts;
 use crate::db::repo::audit::{self, AuditAction};
 use crate::db::repo::members::{self, Member, OrgRole, Profile};
 use crate::error::ApiError;
-use crate::license::SeatCap;
 use crate::scim::patch::{apply_patch, PatchOperation};
 use crate::scim::user::{etag_matches, to_write, UserRecord, UserWrite};
 use crate::scim::{ScimError, ScimType};

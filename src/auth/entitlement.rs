@@ -3,6 +3,8 @@
 //! Sources, in order: the deployment's licence key (verified at start-up; it stops granting
 //! exactly at `exp`), then the org's `"License"` row, re-read at most every
 //! `license.org_refresh_secs` so that a row losing `scim` takes effect within that bound.
+//! [`org_license_grant`] is the one place the row's rule is written; `check` counts with it
+//! too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, TimeDelta};
 
-use super::LicenseClaims;
 use crate::db::repo::licenses::{self, OrgLicenseRow};
 use crate::db::DbPool;
 use crate::error::ApiError;
+use crate::license::{LicenseClaims, SCIM_ENTITLEMENT};
 
 /// `"License"."status"` values that keep entitlements in force.
 const LIVE_STATUSES: &[&str] = &["active", "trialing", "past_due"];
@@ -92,7 +94,7 @@ impl EntitlementGate {
         let now = chrono::DateTime::from_timestamp_millis(now_ms)
             .map(|t| t.naive_utc())
             .unwrap_or_default();
-        let grant = row.as_ref().and_then(|row| row_grant(row, now));
+        let grant = row.as_ref().and_then(|row| org_license_grant(row, now));
         self.lock().insert(
             org_id,
             CachedRow {
@@ -118,12 +120,13 @@ impl EntitlementGate {
     }
 }
 
-/// Does this row grant `scim` at `now`? Mirrors the app's rule.
-pub fn row_grant(row: &OrgLicenseRow, now: NaiveDateTime) -> Option<Grant> {
+/// Does this `"License"` row grant `scim` at `now`? Mirrors the app's rule: `scim` among the
+/// entitlements, a live subscription status, and a sync no older than seven days.
+pub fn org_license_grant(row: &OrgLicenseRow, now: NaiveDateTime) -> Option<Grant> {
     let entitled = row
         .entitlements
         .as_ref()
-        .is_some_and(|list| list.iter().any(|e| e == super::SCIM_ENTITLEMENT));
+        .is_some_and(|list| list.iter().any(|e| e == SCIM_ENTITLEMENT));
     let live = row
         .status
         .as_deref()
@@ -159,16 +162,22 @@ mod tests {
     fn row_grants_only_with_scim_live_status_and_recent_sync() {
         for status in LIVE_STATUSES {
             assert_eq!(
-                row_grant(&row(&["search", "scim"], status, 1), now()),
+                org_license_grant(&row(&["search", "scim"], status, 1), now()),
                 Some(Grant::OrgLicense { seats: Some(10) }),
                 "{status}"
             );
         }
-        assert_eq!(row_grant(&row(&["search"], "active", 1), now()), None);
-        assert_eq!(row_grant(&row(&["scim"], "canceled", 1), now()), None);
-        assert_eq!(row_grant(&row(&["scim"], "active", 8), now()), None);
+        assert_eq!(
+            org_license_grant(&row(&["search"], "active", 1), now()),
+            None
+        );
+        assert_eq!(
+            org_license_grant(&row(&["scim"], "canceled", 1), now()),
+            None
+        );
+        assert_eq!(org_license_grant(&row(&["scim"], "active", 8), now()), None);
         let mut never_synced = row(&["scim"], "active", 0);
         never_synced.last_sync_at = None;
-        assert_eq!(row_grant(&never_synced, now()), None);
+        assert_eq!(org_license_grant(&never_synced, now()), None);
     }
 }
