@@ -26,3 +26,11 @@ pub async fn find_for_org(
         .await
         .optional()
 }
+
+/// Every org's row; an app deployment has a handful of orgs, so `check` reads them all.
+pub async fn all(conn: &mut AsyncPgConnection) -> QueryResult<Vec<OrgLicenseRow>> {
+    licenses::table
+        .select(OrgLicenseRow::as_select())
+        .load(conn)
+        .await
+}
