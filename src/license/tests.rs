@@ -1,6 +1,5 @@
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
-use super::issue::EphemeralIssuer;
 use super::*;
 
 const RSA_PRIVATE: &str = include_str!("../../tests/fixtures/license-test-rsa-private.pem");
@@ -19,8 +18,48 @@ fn claims() -> LicenseClaims {
     }
 }
 
-fn ed_verifier(issuer: &EphemeralIssuer) -> LicenseVerifier {
-    LicenseVerifier::from_pem(Algorithm::EdDSA, issuer.public_key_pem().as_bytes()).unwrap()
+/// A fixed Ed25519 key pair (`openssl genpkey -algorithm ed25519`), so that these tests need
+/// nothing but the verifier and jsonwebtoken.
+struct TestKey {
+    private_pem: &'static str,
+    public_pem: &'static str,
+}
+
+impl TestKey {
+    fn public_key_pem(&self) -> &str {
+        self.public_pem
+    }
+
+    fn sign(&self, claims: &LicenseClaims) -> String {
+        let key = EncodingKey::from_ed_pem(self.private_pem.as_bytes()).unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &key).unwrap()
+    }
+}
+
+const VENDOR: TestKey = TestKey {
+    private_pem: "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJ8gEzfOVz6/OQ6T6Rx7FQo1Sb52+qkojO+M2pP7kD0R
+-----END PRIVATE KEY-----
+",
+    public_pem: "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAU404e3I3m7j8mnQGTnJWHNMll9A82DgU2LLuIrnfAPA=
+-----END PUBLIC KEY-----
+",
+};
+
+const FORGER: TestKey = TestKey {
+    private_pem: "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEINAtwvwsF5zc7K3apWgUcyj8GOBPtAy+tm9XdUs0gkbH
+-----END PRIVATE KEY-----
+",
+    public_pem: "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAEiudEbityycrXXiX/IeLEBLpCSljNsL8RNDIRxgDQZ8=
+-----END PUBLIC KEY-----
+",
+};
+
+fn ed_verifier(key: &TestKey) -> LicenseVerifier {
+    LicenseVerifier::from_pem(Algorithm::EdDSA, key.public_key_pem().as_bytes()).unwrap()
 }
 
 fn rsa_sign(claims: &LicenseClaims) -> String {
@@ -36,9 +75,8 @@ fn base64_url(bytes: &[u8]) -> String {
 
 #[test]
 fn accepts_eddsa_key_signed_by_the_vendor_key() {
-    let issuer = EphemeralIssuer::generate();
-    let verified = ed_verifier(&issuer)
-        .verify(&issuer.sign(&claims()), NOW_MS)
+    let verified = ed_verifier(&VENDOR)
+        .verify(&VENDOR.sign(&claims()), NOW_MS)
         .unwrap();
     assert_eq!(verified, claims());
     assert!(verified.grants_scim(NOW_MS));
@@ -55,14 +93,13 @@ fn accepts_rs256_key_when_configured() {
 
 #[test]
 fn rejects_expired_and_not_yet_valid_keys() {
-    let issuer = EphemeralIssuer::generate();
-    let verifier = ed_verifier(&issuer);
+    let verifier = ed_verifier(&VENDOR);
     let expired = LicenseClaims {
         exp: NOW - 1,
         ..claims()
     };
     assert!(matches!(
-        verifier.verify(&issuer.sign(&expired), NOW_MS),
+        verifier.verify(&VENDOR.sign(&expired), NOW_MS),
         Err(LicenseError::Expired(_))
     ));
     let early = LicenseClaims {
@@ -70,7 +107,7 @@ fn rejects_expired_and_not_yet_valid_keys() {
         ..claims()
     };
     assert!(matches!(
-        verifier.verify(&issuer.sign(&early), NOW_MS),
+        verifier.verify(&VENDOR.sign(&early), NOW_MS),
         Err(LicenseError::NotYetValid(_))
     ));
 }
@@ -83,26 +120,22 @@ fn stops_granting_exactly_at_exp() {
     };
     assert!(c.grants_scim(NOW_MS - 1));
     assert!(!c.grants_scim(NOW_MS));
-    let issuer = EphemeralIssuer::generate();
-    assert!(ed_verifier(&issuer)
-        .verify(&issuer.sign(&c), NOW_MS)
+    assert!(ed_verifier(&VENDOR)
+        .verify(&VENDOR.sign(&c), NOW_MS)
         .is_err());
 }
 
 #[test]
 fn rejects_a_key_signed_by_another_key() {
-    let vendor = EphemeralIssuer::generate();
-    let forger = EphemeralIssuer::generate();
     assert_eq!(
-        ed_verifier(&vendor).verify(&forger.sign(&claims()), NOW_MS),
+        ed_verifier(&VENDOR).verify(&FORGER.sign(&claims()), NOW_MS),
         Err(LicenseError::BadSignature)
     );
 }
 
 #[test]
 fn rejects_a_tampered_payload() {
-    let issuer = EphemeralIssuer::generate();
-    let token = issuer.sign(&claims());
+    let token = VENDOR.sign(&claims());
     let parts: Vec<&str> = token.split('.').collect();
     let richer = LicenseClaims {
         seats: Some(100_000),
@@ -111,14 +144,13 @@ fn rejects_a_tampered_payload() {
     let payload = base64_url(&serde_json::to_vec(&richer).unwrap());
     let tampered = format!("{}.{}.{}", parts[0], payload, parts[2]);
     assert_eq!(
-        ed_verifier(&issuer).verify(&tampered, NOW_MS),
+        ed_verifier(&VENDOR).verify(&tampered, NOW_MS),
         Err(LicenseError::BadSignature)
     );
 }
 
 #[test]
 fn rejects_alg_none() {
-    let issuer = EphemeralIssuer::generate();
     let header = base64_url(br#"{"alg":"none","typ":"JWT"}"#);
     let payload = base64_url(&serde_json::to_vec(&claims()).unwrap());
     for token in [
@@ -126,7 +158,7 @@ fn rejects_alg_none() {
         format!("{header}.{payload}"),
     ] {
         assert!(
-            ed_verifier(&issuer).verify(&token, NOW_MS).is_err(),
+            ed_verifier(&VENDOR).verify(&token, NOW_MS).is_err(),
             "{token}"
         );
     }
@@ -137,9 +169,7 @@ fn rejects_hs256_signed_with_the_public_key() {
     // The classic confusion attack: an HMAC "signature" keyed with the public key's bytes.
     for (algorithm, public_pem) in [
         (Algorithm::RS256, RSA_PUBLIC.to_string()),
-        (Algorithm::EdDSA, {
-            EphemeralIssuer::generate().public_key_pem().to_string()
-        }),
+        (Algorithm::EdDSA, VENDOR.public_key_pem().to_string()),
     ] {
         let forged = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -157,18 +187,16 @@ fn rejects_hs256_signed_with_the_public_key() {
 
 #[test]
 fn rejects_a_key_signed_with_another_asymmetric_algorithm() {
-    let issuer = EphemeralIssuer::generate();
     let verifier = LicenseVerifier::from_pem(Algorithm::RS256, RSA_PUBLIC.as_bytes()).unwrap();
     assert_eq!(
-        verifier.verify(&issuer.sign(&claims()), NOW_MS),
+        verifier.verify(&VENDOR.sign(&claims()), NOW_MS),
         Err(LicenseError::WrongAlgorithm(Algorithm::RS256))
     );
 }
 
 #[test]
 fn rejects_malformed_keys_and_keys_without_exp() {
-    let issuer = EphemeralIssuer::generate();
-    let verifier = ed_verifier(&issuer);
+    let verifier = ed_verifier(&VENDOR);
     for token in ["", "not-a-jwt", "a.b.c", "....."] {
         assert_eq!(
             verifier.verify(token, NOW_MS),
