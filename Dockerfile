@@ -12,8 +12,7 @@ RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
 COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
-# `demo` embeds the app-schema fixture; nothing else from tests/ is built.
-COPY tests/fixtures ./tests/fixtures
+# Without the `dev` feature nothing from tests/ is built in: no fixture, no `demo`.
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked
 
 FROM debian:bookworm-slim

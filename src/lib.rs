@@ -7,7 +7,8 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
-pub mod devdb;
+#[cfg(feature = "dev")]
+pub mod dev;
 pub mod error;
 pub mod http;
 pub mod license;

@@ -1,7 +1,7 @@
 //! `demo`: the newcomer's one command. It builds a throw-away `scim_demo` database (app
 //! fixture + migrations), an org, a token and a short-lived licence signed by a key that
 //! exists only in this process, then runs the ordinary server on it. It configures `serve`;
-//! it does not bypass any of its checks.
+//! it does not bypass any of its checks. Built with the `dev` feature only.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
@@ -9,36 +9,27 @@ use std::process::ExitCode;
 use anyhow::Context;
 use secrecy::SecretString;
 
+use super::DemoArgs;
 use crate::auth::token::TokenHasher;
 use crate::config::Settings;
 use crate::db::repo::orgs;
 use crate::db::{migrations, ConnectOptions};
-use crate::devdb;
-use crate::license::issue::EphemeralIssuer;
+use crate::dev::database;
+use crate::dev::license_issuer::EphemeralIssuer;
 use crate::license::LicenseClaims;
 use crate::startup::Application;
 
 const DEMO_DATABASE: &str = "scim_demo";
 const DEMO_LICENSE_HOURS: i64 = 8;
 
-#[derive(Debug, clap::Args)]
-pub struct DemoArgs {
-    /// Address to serve on; when it is taken, another port on the same address is used.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Seat count of the demo licence.
-    #[arg(long, default_value_t = 100)]
-    seats: u32,
-}
-
 pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let server = devdb::locate().await?;
+    let server = database::locate().await?;
     println!("Using PostgreSQL: {}", server.describe());
     let url = server
         .recreate_database(DEMO_DATABASE)
         .await
         .context("creating the demo database")?;
-    devdb::apply_app_schema(&url).await?;
+    database::apply_app_schema(&url).await?;
     let target = ConnectOptions::from_url(&url, None)?;
     migrations::run_pending(&target).await?;
 

@@ -1,10 +1,12 @@
 //! Command line: `serve`, `migrate`, `check`, `token …`, `demo`.
 
 mod check;
+#[cfg(feature = "dev")]
 mod demo;
 mod health;
 mod token;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -37,10 +39,23 @@ pub enum Command {
     /// Manage an org's SCIM tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Run a throw-away demo: database, org, token and licence included.
-    Demo(demo::DemoArgs),
+    /// Run a throw-away demo: database, org, token and licence included (development builds
+    /// only: `cargo run --release --features dev -- demo`).
+    Demo(DemoArgs),
     /// Probe this host's /healthz (the container HEALTHCHECK); exit 0 when it answers 200.
     Health,
+}
+
+/// Parsed in every build, so that a production binary can say where `demo` lives.
+#[derive(Debug, clap::Args)]
+#[cfg_attr(not(feature = "dev"), allow(dead_code))]
+pub struct DemoArgs {
+    /// Address to serve on; when it is taken, another port on the same address is used.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Seat count of the demo licence.
+    #[arg(long, default_value_t = 100)]
+    seats: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +113,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Check => check::run(&settings).await,
         Command::Token(command) => token::run(&settings, command).await,
+        #[cfg(feature = "dev")]
         Command::Demo(args) => demo::run(settings, args).await,
+        #[cfg(not(feature = "dev"))]
+        Command::Demo(_) => anyhow::bail!(
+            "`demo` is development tooling and is not built into this binary; \
+             from a source checkout, run `cargo run --release --features dev -- demo`"
+        ),
         Command::Health => Ok(health::probe(settings.server.listen.port()).await),
     }
 }

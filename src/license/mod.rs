@@ -5,8 +5,6 @@
 //! algorithms are refused, because an HMAC "signature" made with the public key would
 //! otherwise verify.
 
-pub mod issue;
-
 use std::path::Path;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};

@@ -11,8 +11,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use scim_sidecar::auth::token::TokenHasher;
 use scim_sidecar::config::Settings;
 use scim_sidecar::db::migrations;
-use scim_sidecar::devdb::{self, DevServer};
-use scim_sidecar::license::issue::EphemeralIssuer;
+use scim_sidecar::dev::database::{self as devdb, DevServer};
+use scim_sidecar::dev::license_issuer::EphemeralIssuer;
 use scim_sidecar::license::LicenseClaims;
 use scim_sidecar::startup::Application;
 use sha2::{Digest, Sha256};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use scim_sidecar::license::issue::EphemeralIssuer;
+use scim_sidecar::dev::license_issuer::EphemeralIssuer;
 use scim_sidecar::license::LicenseClaims;
 use scim_sidecar::startup::Application;
 

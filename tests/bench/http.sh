@@ -13,7 +13,7 @@ duration=${1:-10}
 users=${2:-2000}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
-cargo build --release --quiet
+cargo build --release --features dev --quiet
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
 target/release/scim-sidecar demo --listen "127.0.0.1:$port" --seats $((users + 10)) >"$log" 2>&1 &

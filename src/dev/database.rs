@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use url::Url;
 
 /// The app tables as the app creates them (without the SCIM additions).
-pub const APP_SCHEMA_SQL: &str = include_str!("../tests/fixtures/app-schema.sql");
+pub const APP_SCHEMA_SQL: &str = include_str!("../../tests/fixtures/app-schema.sql");
 
 const LOCAL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

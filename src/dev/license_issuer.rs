@@ -1,12 +1,14 @@
 //! Issuing licence keys with a throw-away Ed25519 key generated in this process. `demo` and
-//! the tests use it; a real deployment only ever verifies keys signed by the vendor.
+//! the tests use it; a real deployment only ever verifies keys signed by the vendor, which is
+//! why this is development tooling. Its `expect`s guard encodings that cannot fail for a key
+//! this process has just made.
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
-use super::LicenseClaims;
+use crate::license::LicenseClaims;
 
 /// A key pair that exists only in this process.
 pub struct EphemeralIssuer {
