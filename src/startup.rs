@@ -1,4 +1,6 @@
-//! Building and running the HTTP server: everything `serve` does before it accepts a request.
+//! Building and running the HTTP server: everything `serve` does before it accepts a request,
+//! including turning settings into the database's options (the CLI's database commands reuse
+//! [`connect_options`]).
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
