@@ -27,6 +27,7 @@ pub const WELL_KNOWN_VARIABLES: &[(&str, &str)] = &[
     ("SCIM_LICENSE_KEY", "license.key"),
     ("SCIM_LICENSE_PUBLIC_KEY_FILE", "license.public_key_file"),
     ("SCIM_LOG_FORMAT", "log.format"),
+    ("SCIM_DEPROVISION_MODE", "provisioning.deprovision_mode"),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +36,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub license: LicenseSettings,
+    pub provisioning: ProvisioningSettings,
     pub log: LogSettings,
 }
 
@@ -86,6 +88,27 @@ pub struct LicenseSettings {
     pub algorithm: String,
     /// How long an org's `"License"` row is trusted before it is read again.
     pub org_refresh_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProvisioningSettings {
+    /// How deprovisioning keeps a person out of the org.
+    pub deprovision_mode: DeprovisionModeSetting,
+    /// Turn on the org's member approval (`"Org"."memberApprovalRequired"`) when its first SCIM
+    /// request arrives, so that a removed person cannot rejoin by signing in.
+    pub require_member_approval: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeprovisionModeSetting {
+    /// From the app's migration history: `deactivate` when the app ships its own SCIM release
+    /// (and so honours `"UserToOrg"."isActive"`), `remove` otherwise.
+    Auto,
+    /// `"UserToOrg"."isActive" = false`.
+    Deactivate,
+    /// The `"UserToOrg"` row is deleted; the service keeps what it held.
+    Remove,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

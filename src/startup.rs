@@ -16,6 +16,7 @@ use crate::config::{DatabaseSettings, Settings, SettingsError};
 use crate::db::{self, migrations, schema_check, ConnectOptions, PoolOptions};
 use crate::http;
 use crate::license::{self, LicenseClaims};
+use crate::provisioning::modes::ModeState;
 use crate::state::AppState;
 
 pub struct Application {
@@ -62,6 +63,14 @@ impl Application {
                 report.describe().trim_end()
             );
         }
+        let modes = ModeState::new(settings.provisioning.deprovision_mode);
+        {
+            let mut conn = pool.get().await?;
+            modes
+                .refresh(&mut conn, true)
+                .await
+                .context("choosing the deprovisioning mode")?;
+        }
 
         let access = web::Data::new(ScimAccess {
             enabled: settings.server.enabled,
@@ -78,6 +87,7 @@ impl Application {
         });
         let state = web::Data::new(AppState {
             pool,
+            modes,
             public_url: settings.server.public_url.clone(),
         });
         if settings.server.public_url.is_none() {

@@ -12,6 +12,11 @@ CREATE INDEX IF NOT EXISTS user_profile_kept_external_id_idx
     ON scim_sidecar.user_profile (org_id, kept_external_id)
     WHERE removed_at IS NOT NULL;
 
+-- A person's removed memberships in other orgs still share their account.
+CREATE INDEX IF NOT EXISTS user_profile_removed_user_idx
+    ON scim_sidecar.user_profile (user_id)
+    WHERE removed_at IS NOT NULL;
+
 -- Every membership SCIM answers for: the app's rows, and the removed ones the service keeps
 -- (unless the app has added the person back, in which case its row wins). Every member query
 -- reads this view, so both modes answer alike; PostgreSQL pushes each condition into both

@@ -22,6 +22,9 @@ const ORG_MEMBERSHIP: i32 = 0x5c1a_0002;
 /// (this, 0): serialises seat counting across all orgs (a deployment-wide licence).
 const DEPLOYMENT_SEATS: i32 = 0x5c1a_0003;
 
+/// (this, 0): serialises conversions of deprovisioned memberships between modes.
+const MODE_CONVERSION: i32 = 0x5c1a_0004;
+
 /// Session-level lock of concurrent `migrate` runs (several replicas starting at once); taken
 /// by the migration runner with its own two keys.
 pub const MIGRATION: (i32, i32) = (0x5c1a_5c1a, 1);
@@ -40,6 +43,11 @@ pub async fn lock_org_memberships(conn: &mut AsyncPgConnection, org_id: i32) -> 
 /// the org's lock.
 pub async fn lock_deployment_seats(conn: &mut AsyncPgConnection) -> QueryResult<()> {
     transaction_lock(conn, DEPLOYMENT_SEATS, 0).await
+}
+
+/// Serialises mode conversions (several replicas starting at once) until the transaction ends.
+pub async fn lock_mode_conversion(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    transaction_lock(conn, MODE_CONVERSION, 0).await
 }
 
 /// A transaction-scoped advisory lock `(namespace, key)`: released at commit or rollback.

@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::db::schema_check;
+use crate::provisioning::modes;
 use crate::state::AppState;
 
 /// The process is up and serving HTTP.
@@ -20,7 +21,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         }
         Ok(mut conn) => match schema_check::check_schema(&mut conn).await {
             Ok(report) if report.is_ok() => {
-                return HttpResponse::Ok().json(json!({ "status": "ready" }))
+                // The app may have been upgraded to its own SCIM release (or rolled back).
+                let mode = match state.modes.refresh(&mut conn, false).await {
+                    Ok(decision) => decision.mode,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "readiness: the deprovisioning mode could not be refreshed");
+                        state.modes.current()
+                    }
+                };
+                return HttpResponse::Ok().json(json!({
+                    "status": "ready",
+                    "deprovisionMode": modes::mode_name(mode),
+                }));
             }
             Ok(report) => {
                 tracing::warn!(problems = %report.describe(), "readiness: schema incomplete");

@@ -19,12 +19,12 @@ use crate::scim::resource::normalize_body;
 use crate::scim::user::{etag_matches, UserRecord};
 use crate::state::AppState;
 
-fn caller(context: &AuthContext) -> Caller<'_> {
+fn caller<'a>(context: &'a AuthContext, state: &AppState) -> Caller<'a> {
     Caller {
         org_id: context.org_id,
         token_name: &context.token_name,
         seats: context.grant.seat_cap(),
-        mode: provisioning::DeprovisionMode::Deactivate,
+        mode: state.modes.current(),
     }
 }
 
@@ -113,7 +113,7 @@ pub async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     let doc = normalize_body(&body)?;
     let mut conn = state.pool.get().await?;
-    let (user, outcome) = provisioning::create(&mut conn, caller(&context), doc).await?;
+    let (user, outcome) = provisioning::create(&mut conn, caller(&context, &state), doc).await?;
     let status = match outcome {
         PostOutcome::Created => StatusCode::CREATED,
         PostOutcome::Updated => StatusCode::OK,
@@ -152,7 +152,8 @@ async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let if_match = header_value(&req, header::IF_MATCH);
     let mut conn = state.pool.get().await?;
-    let user = provisioning::update(&mut conn, caller(&context), id, change, if_match).await?;
+    let user =
+        provisioning::update(&mut conn, caller(&context, &state), id, change, if_match).await?;
     Ok(user_response(
         StatusCode::OK,
         &user,
@@ -168,6 +169,6 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     let if_match = header_value(&req, header::IF_MATCH);
     let mut conn = state.pool.get().await?;
-    provisioning::delete(&mut conn, caller(&context), &id, if_match).await?;
+    provisioning::delete(&mut conn, caller(&context, &state), &id, if_match).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,6 +3,7 @@
 //! the last-owner rule, userName and externalId uniqueness and duplicate creations are decided
 //! on a consistent view, and a failure anywhere leaves nothing half-done.
 
+pub mod modes;
 pub mod query;
 pub mod rules;
 
@@ -114,8 +115,9 @@ pub async fn create(
                 let user_id = find_or_create_account(conn, caller, &sign_in, &write, now).await?;
                 let existing = match members::find(conn, caller.org_id, &user_id).await? {
                     Some(member) => {
-                        let orgs = members::lock_memberships(conn, &user_id).await?;
-                        let shared = orgs.iter().any(|org| *org != caller.org_id);
+                        let shared =
+                            members::lock_memberships_elsewhere(conn, caller.org_id, &user_id)
+                                .await?;
                         Some((member, shared))
                     }
                     None => None,
@@ -187,10 +189,10 @@ async fn find_or_create_account(
 ) -> Result<String, ApiError> {
     for _ in 0..2 {
         if let Some(account) = accounts::find_by_address(conn, address).await? {
-            let orgs = members::lock_memberships(conn, &account.id).await?;
             // An app user who signed up before SCIM and belongs to no other org: the IdP's
             // name becomes theirs. Their address keeps the app's spelling.
-            let shared = orgs.iter().any(|org| *org != caller.org_id);
+            let shared =
+                members::lock_memberships_elsewhere(conn, caller.org_id, &account.id).await?;
             if let Some(name) = rules::name_change(write.display_name.as_deref(), None, shared) {
                 accounts::set_name(conn, &account.id, name, now).await?;
             }
@@ -498,9 +500,8 @@ async fn lock_member(
     caller: Caller<'_>,
     user_id: &str,
 ) -> Result<(Member, bool), ApiError> {
-    let orgs = members::lock_memberships(conn, user_id).await?;
     // A removed membership has no row to lock; the org's lock serialises its writers.
-    let shared = orgs.iter().any(|org| *org != caller.org_id);
+    let shared = members::lock_memberships_elsewhere(conn, caller.org_id, user_id).await?;
     let member = members::find(conn, caller.org_id, user_id)
         .await?
         .ok_or_else(not_found)?;
@@ -587,7 +588,7 @@ async fn audit_change(
     Ok(())
 }
 
-fn now() -> NaiveDateTime {
+pub(crate) fn now() -> NaiveDateTime {
     // TIMESTAMP(3) columns: keep millisecond precision so values read back compare equal.
     let now = chrono::Utc::now().naive_utc();
     now - chrono::TimeDelta::nanoseconds(i64::from(

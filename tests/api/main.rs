@@ -10,6 +10,7 @@ mod identity;
 mod isolation;
 mod license;
 mod lifecycle;
+mod modes;
 mod queries;
 mod replay;
 mod skeleton;

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod app_release;
 pub mod audit;
 pub mod licenses;
 pub mod members;

@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use crate::db::schema::{member, user_to_org, users};
+use crate::db::schema::{member, user_profile, user_to_org, users};
 
 pub use filter::MemberFilter;
 pub use role::OrgRole;
@@ -150,6 +150,28 @@ pub async fn lock_memberships(
         .for_no_key_update()
         .load(conn)
         .await
+}
+
+/// The other orgs (than `org_id`) where the person has a membership: the app's rows, locked
+/// as [`lock_memberships`] does, and the removed memberships the service keeps. While there is
+/// one, the person's account is shared.
+pub async fn lock_memberships_elsewhere(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    user_id: &str,
+) -> QueryResult<bool> {
+    let orgs = lock_memberships(conn, user_id).await?;
+    if orgs.iter().any(|org| *org != org_id) {
+        return Ok(true);
+    }
+    diesel::select(diesel::dsl::exists(
+        user_profile::table
+            .filter(user_profile::user_id.eq(user_id))
+            .filter(user_profile::removed_at.is_not_null())
+            .filter(user_profile::org_id.ne(org_id)),
+    ))
+    .get_result(conn)
+    .await
 }
 
 /// PostgreSQL's plan for a list query, one line per row of `EXPLAIN`: lets tests prove that
