@@ -13,9 +13,11 @@ use anyhow::Context;
 use crate::auth::token::TokenHasher;
 use crate::auth::{Authenticator, EntitlementGate, ScimAccess};
 use crate::config::{DatabaseSettings, Settings, SettingsError};
+use crate::db::repo::orgs;
 use crate::db::{self, migrations, schema_check, ConnectOptions, PoolOptions};
 use crate::http;
 use crate::license::{self, LicenseClaims};
+use crate::provisioning::approval::ApprovalGuard;
 use crate::provisioning::modes::ModeState;
 use crate::state::AppState;
 
@@ -64,13 +66,21 @@ impl Application {
             );
         }
         let modes = ModeState::new(settings.provisioning.deprovision_mode);
-        {
+        let approval = {
             let mut conn = pool.get().await?;
             modes
                 .refresh(&mut conn, true)
                 .await
                 .context("choosing the deprovisioning mode")?;
-        }
+            let wanted = settings.provisioning.require_member_approval;
+            let available = wanted && orgs::has_member_approval(&mut conn).await?;
+            if wanted && !available {
+                tracing::warn!(
+                    "provisioning.require_member_approval is set, but this app version has no member approval (\"Org\".\"memberApprovalRequired\"): nothing to turn on"
+                );
+            }
+            ApprovalGuard::new(available)
+        };
 
         let access = web::Data::new(ScimAccess {
             enabled: settings.server.enabled,
@@ -88,6 +98,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool,
             modes,
+            approval,
             public_url: settings.server.public_url.clone(),
         });
         if settings.server.public_url.is_none() {

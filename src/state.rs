@@ -3,12 +3,15 @@
 use url::Url;
 
 use crate::db::DbPool;
+use crate::provisioning::approval::ApprovalGuard;
 use crate::provisioning::modes::ModeState;
 
 pub struct AppState {
     pub pool: DbPool,
     /// The deprovisioning mode in force.
     pub modes: ModeState,
+    /// Turns on member approval at an org's first request, when opted in.
+    pub approval: ApprovalGuard,
     /// The SCIM base URL locations are built from; `None`: derived from each request.
     pub public_url: Option<Url>,
 }

@@ -9,9 +9,11 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::auth::org_license_grant;
 use crate::config::Settings;
-use crate::db::repo::licenses;
+use crate::db::repo::{app_release, licenses, orgs};
 use crate::db::{self, migrations, schema_check};
 use crate::license;
+use crate::provisioning::modes::{self, ModeState};
+use crate::provisioning::DeprovisionMode;
 use crate::startup;
 
 #[derive(Default)]
@@ -161,6 +163,26 @@ async fn check_database(
         Err(error) => report.fail("migrations", format!("cannot read the history: {error}")),
     }
 
+    match schema_check::address_lookup(conn).await {
+        Ok(lookup) => match lookup.advice() {
+            None => report.ok(
+                "address lookups",
+                format!(
+                    "index {} ready; lower() folds letters beyond ASCII (LC_CTYPE {})",
+                    schema_check::ADDRESS_INDEX,
+                    lookup.ctype
+                ),
+            ),
+            Some(advice) => report.warn("address lookups", advice),
+        },
+        Err(error) => report.warn(
+            "address lookups",
+            format!("cannot read the catalogue: {error}"),
+        ),
+    }
+
+    check_deprovisioning(conn, settings, report).await;
+
     if settings.license.key.is_none() {
         // The gate's own rule, so that this count and the requests agree.
         let now = chrono::Utc::now().naive_utc();
@@ -180,6 +202,71 @@ async fn check_database(
                 format!("cannot read the \"License\" rows: {error}"),
             ),
         }
+    }
+}
+
+/// Which deprovisioning mode `serve` would choose and why; and, beside an app that ignores
+/// `isActive`, the orgs a removed person could rejoin by signing in.
+async fn check_deprovisioning(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    let release = match app_release::read(conn).await {
+        Ok(release) => release,
+        Err(error) => {
+            report.warn(
+                "deprovisioning",
+                format!("cannot read the app's migration history: {error}"),
+            );
+            return;
+        }
+    };
+    let configured = ModeState::new(settings.provisioning.deprovision_mode).configured();
+    let decision = modes::decide(configured, &release);
+    let summary = format!("{} ({})", modes::mode_name(decision.mode), decision.reason);
+    match &decision.warning {
+        None => report.ok("deprovisioning", summary),
+        Some(warning) => report.warn("deprovisioning", format!("{summary}; {warning}")),
+    }
+    if decision.mode != DeprovisionMode::Remove {
+        return;
+    }
+    let open = match orgs::has_member_approval(conn).await {
+        Ok(true) => orgs::open_orgs_with_tokens(conn).await,
+        Ok(false) => {
+            report.warn(
+                "member approval",
+                "this app version has no member approval setting: make sure people cannot join an org by signing in, or a removed person can come back",
+            );
+            return;
+        }
+        Err(error) => Err(error),
+    };
+    match open {
+        Ok(open) if open.is_empty() => report.ok(
+            "member approval",
+            "every org with a SCIM token requires approval to join",
+        ),
+        Ok(open) => {
+            let names: Vec<String> = open
+                .iter()
+                .map(|(id, name)| format!("{name} (id {id})"))
+                .collect();
+            let fix = if settings.provisioning.require_member_approval {
+                "the service turns it on at each org's next SCIM request (provisioning.require_member_approval)"
+            } else {
+                "turn member approval on in the app's org settings, or set SCIM__PROVISIONING__REQUIRE_MEMBER_APPROVAL=true to let the service do it"
+            };
+            report.warn(
+                "member approval",
+                format!(
+                    "{} let(s) people join without approval, so a person removed by SCIM can rejoin by signing in: {fix}",
+                    names.join(", ")
+                ),
+            );
+        }
+        Err(error) => report.warn("member approval", format!("cannot read the orgs: {error}")),
     }
 }
 

@@ -18,6 +18,10 @@ diesel::table! {
         created_at -> Timestamp,
         #[sql_name = "updatedAt"]
         updated_at -> Timestamp,
+        /// Only in app versions with member approval: read after [`crate::db::repo::orgs`]
+        /// has seen it in the catalogue.
+        #[sql_name = "memberApprovalRequired"]
+        member_approval_required -> Bool,
     }
 }
 

@@ -19,6 +19,17 @@ use crate::scim::resource::normalize_body;
 use crate::scim::user::{etag_matches, UserRecord};
 use crate::state::AppState;
 
+/// A connection for the request, after the org's first-request duties
+/// (`provisioning.require_member_approval`).
+async fn connect(
+    state: &AppState,
+    caller: Caller<'_>,
+) -> Result<crate::db::PooledConnection, ApiError> {
+    let mut conn = state.pool.get().await?;
+    state.approval.ensure(&mut conn, caller).await?;
+    Ok(conn)
+}
+
 fn caller<'a>(context: &'a AuthContext, state: &AppState) -> Caller<'a> {
     Caller {
         org_id: context.org_id,
@@ -69,7 +80,7 @@ pub async fn list_users(
         .map(parse_filter)
         .transpose()?;
     let page = Page::from_params(param(&query, "startIndex"), param(&query, "count"))?;
-    let mut conn = state.pool.get().await?;
+    let mut conn = connect(&state, caller(&context, &state)).await?;
     let (total, users) =
         provisioning::query::list(&mut conn, context.org_id, filter.as_ref(), page).await?;
     let base = scim_base_url(&state, &req);
@@ -86,7 +97,7 @@ pub async fn get_user(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = state.pool.get().await?;
+    let mut conn = connect(&state, caller(&context, &state)).await?;
     let user = provisioning::query::get(&mut conn, context.org_id, &id).await?;
     if let Some(tags) = header_value(&req, header::IF_NONE_MATCH) {
         let current = user.etag();
@@ -112,8 +123,9 @@ pub async fn create_user(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let doc = normalize_body(&body)?;
-    let mut conn = state.pool.get().await?;
-    let (user, outcome) = provisioning::create(&mut conn, caller(&context, &state), doc).await?;
+    let caller = caller(&context, &state);
+    let mut conn = connect(&state, caller).await?;
+    let (user, outcome) = provisioning::create(&mut conn, caller, doc).await?;
     let status = match outcome {
         PostOutcome::Created => StatusCode::CREATED,
         PostOutcome::Updated => StatusCode::OK,
@@ -151,9 +163,9 @@ async fn update(
     change: Change,
 ) -> Result<HttpResponse, ApiError> {
     let if_match = header_value(&req, header::IF_MATCH);
-    let mut conn = state.pool.get().await?;
-    let user =
-        provisioning::update(&mut conn, caller(&context, &state), id, change, if_match).await?;
+    let caller = caller(&context, &state);
+    let mut conn = connect(&state, caller).await?;
+    let user = provisioning::update(&mut conn, caller, id, change, if_match).await?;
     Ok(user_response(
         StatusCode::OK,
         &user,
@@ -168,7 +180,8 @@ pub async fn delete_user(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let if_match = header_value(&req, header::IF_MATCH);
-    let mut conn = state.pool.get().await?;
-    provisioning::delete(&mut conn, caller(&context, &state), &id, if_match).await?;
+    let caller = caller(&context, &state);
+    let mut conn = connect(&state, caller).await?;
+    provisioning::delete(&mut conn, caller, &id, if_match).await?;
     Ok(HttpResponse::NoContent().finish())
 }

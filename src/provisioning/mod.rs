@@ -3,6 +3,7 @@
 //! the last-owner rule, userName and externalId uniqueness and duplicate creations are decided
 //! on a consistent view, and a failure anywhere leaves nothing half-done.
 
+pub mod approval;
 pub mod modes;
 pub mod query;
 pub mod rules;
@@ -567,7 +568,7 @@ fn check_precondition(current: &UserRecord, if_match: Option<&str>) -> Result<()
 }
 
 /// The metadata of every audit row: its source and the token's name, beside `extra`.
-fn audit_metadata(caller: Caller<'_>, mut extra: Value) -> Value {
+pub(crate) fn audit_metadata(caller: Caller<'_>, mut extra: Value) -> Value {
     if let Some(fields) = extra.as_object_mut() {
         fields.insert("source".into(), json!("scim"));
         fields.insert("tokenName".into(), json!(caller.token_name));

@@ -37,6 +37,11 @@ impl ModeState {
         }
     }
 
+    /// The configured mode; `None` for `auto`.
+    pub fn configured(&self) -> Option<DeprovisionMode> {
+        self.configured
+    }
+
     pub fn current(&self) -> DeprovisionMode {
         if AtomicBool::load(&self.remove, Ordering::Acquire) {
             DeprovisionMode::Remove

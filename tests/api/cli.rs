@@ -521,3 +521,65 @@ async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
         assert!(!logs.contains(needle), "{needle:?} reached the logs");
     }
 }
+
+#[tokio::test]
+async fn check_says_which_deprovisioning_mode_applies_and_why() {
+    let db = TestDb::with_app_schema().await;
+    let vars = db_vars(&db);
+    assert!(run(&["migrate"], &with(&vars)).status.success());
+    let open = db.create_org("Open Org").await;
+    db.create_token(open, "okta").await;
+    db.run_sql(&format!(
+        "UPDATE \"Org\" SET \"memberApprovalRequired\" = false WHERE id = {open}"
+    ))
+    .await;
+
+    // Before the app's SCIM release: remove, and a warning naming the open org and the fix.
+    let check = run(&["check"], &with(&vars));
+    let report = stdout(&check);
+    assert!(check.status.success(), "{report}");
+    assert!(
+        report.contains("[ok]   deprovisioning: remove (auto: the app's migration history has no *_add_scim_users_support migration"),
+        "{report}"
+    );
+    assert!(
+        report.contains("[warn] member approval: Open Org (id"),
+        "{report}"
+    );
+    assert!(report.contains("turn member approval on"), "{report}");
+    assert!(
+        report.contains("[ok]   address lookups: index scim_user_email_identity_idx ready"),
+        "{report}"
+    );
+
+    // Forcing deactivate there is warned about.
+    let mut forced = vars.clone();
+    forced.push(("SCIM_DEPROVISION_MODE", "deactivate".to_owned()));
+    let report = stdout(&run(&["check"], &with(&forced)));
+    assert!(
+        report.contains("[warn] deprovisioning: deactivate (set by provisioning.deprovision_mode)"),
+        "{report}"
+    );
+    assert!(report.contains("can still sign in"), "{report}");
+
+    // With the app's SCIM release: deactivate, and no member approval warning.
+    db.run_sql(
+        "INSERT INTO \"_prisma_migrations\" (id, checksum, finished_at, migration_name, applied_steps_count) \
+         VALUES ('00000000-0000-4000-8000-0000000000bb', 'x', now(), '20250801000000_add_scim_users_support', 1)",
+    )
+    .await;
+    let report = stdout(&run(&["check"], &with(&vars)));
+    assert!(
+        report.contains("[ok]   deprovisioning: deactivate (auto: the app's migration history has 20250801000000_add_scim_users_support"),
+        "{report}"
+    );
+    assert!(!report.contains("member approval"), "{report}");
+
+    // An interrupted index build is reported with the fix.
+    db.run_sql("DROP INDEX scim_user_email_identity_idx").await;
+    let report = stdout(&run(&["check"], &with(&vars)));
+    assert!(
+        report.contains("[warn] address lookups: index scim_user_email_identity_idx is missing"),
+        "{report}"
+    );
+}

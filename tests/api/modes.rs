@@ -233,3 +233,78 @@ async fn switching_modes_both_ways_keeps_every_answer() {
     // The DELETEd member is still hidden, and still found again by its externalId.
     assert_eq!(app.status(&format!("/Users/{deleted}")).await, 404);
 }
+
+#[tokio::test]
+async fn member_approval_is_turned_on_at_an_orgs_first_request_when_opted_in() {
+    for (opted_in, expected) in [(true, true), (false, false)] {
+        let app = TestApp::spawn_with(Options::env(&[
+            ("SCIM__PROVISIONING__DEPROVISION_MODE", "remove"),
+            (
+                "SCIM__PROVISIONING__REQUIRE_MEMBER_APPROVAL",
+                if opted_in { "true" } else { "false" },
+            ),
+        ]))
+        .await;
+        let org = app.org_id;
+        app.db
+            .run_sql(&format!(
+                "UPDATE \"Org\" SET \"memberApprovalRequired\" = false WHERE id = {org}"
+            ))
+            .await;
+        for _ in 0..2 {
+            assert_eq!(app.status("/Users").await, 200);
+        }
+        let required = app
+            .db
+            .count(&format!(
+                "SELECT count(*) FROM \"Org\" WHERE id = {org} AND \"memberApprovalRequired\""
+            ))
+            .await
+            == 1;
+        assert_eq!(required, expected, "opted in: {opted_in}");
+        let audited = app
+            .db
+            .count(&format!(
+                "SELECT count(*) FROM \"Audit\" WHERE \"orgId\" = {org} AND action = 'org.member_approval_enabled' \
+                 AND \"targetType\" = 'org' AND \"targetId\" = '{org}' AND metadata->>'tokenName' = 'okta'"
+            ))
+            .await;
+        assert_eq!(audited, i64::from(expected), "opted in: {opted_in}");
+    }
+}
+
+#[tokio::test]
+async fn an_app_upgraded_to_its_scim_release_is_noticed_at_the_next_readiness_check() {
+    let app = TestApp::spawn_with(with_mode("auto")).await;
+    let user = app.create_user("ann@example.com", "ann").await;
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(app.deactivate(id).await, 200);
+    assert!(!app.has_membership_row(id).await);
+    let before = app.get_json(&format!("/Users/{id}")).await;
+    let ready = |app: &TestApp| {
+        let url = format!("{}/readyz", app.address);
+        let client = app.client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(ready(&app).await["deprovisionMode"], "remove");
+
+    app.db.run_sql(SCIM_RELEASE).await;
+    assert_eq!(ready(&app).await["deprovisionMode"], "deactivate");
+    // The removed membership has its row back, inactive, and answers as before.
+    assert!(app.has_membership_row(id).await && !app.is_active(id).await);
+    assert_eq!(app.get_json(&format!("/Users/{id}")).await, before);
+    // New deprovisions now deactivate.
+    let other = app.create_user("bob@example.com", "bob").await;
+    let other = other["id"].as_str().unwrap();
+    assert_eq!(app.deactivate(other).await, 200);
+    assert!(app.has_membership_row(other).await);
+}

@@ -11,6 +11,7 @@ use crate::db::schema::audits;
 pub const ACTOR_ID: &str = "scim";
 pub const ACTOR_TYPE: &str = "scim_token";
 pub const TARGET_TYPE: &str = "user";
+pub const ORG_TARGET_TYPE: &str = "org";
 
 /// Written in `"Audit"."sourcebotVersion"`.
 pub const SOURCE_VERSION: &str = concat!("scim-sidecar ", env!("CARGO_PKG_VERSION"));
@@ -22,6 +23,8 @@ pub enum AuditAction {
     MemberReactivated,
     MemberRemoved,
     UserUpdated,
+    /// The service turned on the org's member approval (`provisioning.require_member_approval`).
+    MemberApprovalEnabled,
 }
 
 impl AuditAction {
@@ -32,15 +35,48 @@ impl AuditAction {
             AuditAction::MemberReactivated => "org.member_reactivated",
             AuditAction::MemberRemoved => "org.member_removed",
             AuditAction::UserUpdated => "user.updated",
+            AuditAction::MemberApprovalEnabled => "org.member_approval_enabled",
         }
     }
 }
 
+/// An audit row about a user of the org.
 pub async fn record(
     conn: &mut AsyncPgConnection,
     org_id: i32,
     action: AuditAction,
     user_id: &str,
+    metadata: Value,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    insert(conn, org_id, action, (user_id, TARGET_TYPE), metadata, now).await
+}
+
+/// An audit row about the org itself.
+pub async fn record_for_org(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    action: AuditAction,
+    metadata: Value,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let target = org_id.to_string();
+    insert(
+        conn,
+        org_id,
+        action,
+        (&target, ORG_TARGET_TYPE),
+        metadata,
+        now,
+    )
+    .await
+}
+
+async fn insert(
+    conn: &mut AsyncPgConnection,
+    org_id: i32,
+    action: AuditAction,
+    (target_id, target_type): (&str, &str),
     metadata: Value,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -51,8 +87,8 @@ pub async fn record(
             audits::action.eq(action.as_str()),
             audits::actor_id.eq(ACTOR_ID),
             audits::actor_type.eq(ACTOR_TYPE),
-            audits::target_id.eq(user_id),
-            audits::target_type.eq(TARGET_TYPE),
+            audits::target_id.eq(target_id),
+            audits::target_type.eq(target_type),
             audits::sourcebot_version.eq(SOURCE_VERSION),
             audits::metadata.eq(Some(metadata)),
             audits::org_id.eq(org_id),

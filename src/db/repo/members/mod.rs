@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use crate::db::schema::{member, user_profile, user_to_org, users};
+use crate::db::schema::{member, user_to_org, users};
 
 pub use filter::MemberFilter;
 pub use role::OrgRole;
@@ -152,9 +152,11 @@ pub async fn lock_memberships(
         .await
 }
 
-/// The other orgs (than `org_id`) where the person has a membership: the app's rows, locked
-/// as [`lock_memberships`] does, and the removed memberships the service keeps. While there is
-/// one, the person's account is shared.
+/// Whether the person has a membership in another org than `org_id`: one of the app's rows,
+/// or a removed membership the service keeps. While there is one, the person's account is
+/// shared. Locks the person's rows first, as [`lock_memberships`] does; the answer then comes
+/// from one statement, so a concurrent removal or restore elsewhere (which moves the
+/// membership between the two tables in one transaction) is seen on one side or the other.
 pub async fn lock_memberships_elsewhere(
     conn: &mut AsyncPgConnection,
     org_id: i32,
@@ -165,10 +167,9 @@ pub async fn lock_memberships_elsewhere(
         return Ok(true);
     }
     diesel::select(diesel::dsl::exists(
-        user_profile::table
-            .filter(user_profile::user_id.eq(user_id))
-            .filter(user_profile::removed_at.is_not_null())
-            .filter(user_profile::org_id.ne(org_id)),
+        member::table
+            .filter(member::user_id.eq(user_id))
+            .filter(member::org_id.ne(org_id)),
     ))
     .get_result(conn)
     .await
