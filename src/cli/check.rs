@@ -128,6 +128,7 @@ async fn check_database(
     settings: &Settings,
     report: &mut Report,
 ) {
+    // Raw SQL in `check`: one-off diagnostics and catalogue reads, never on a request path.
     let version = diesel::sql_query("SELECT current_setting('server_version') AS version")
         .get_result::<Version>(conn)
         .await

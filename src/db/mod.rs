@@ -2,6 +2,7 @@
 //! check and the queries (`repo`). Nothing here knows about HTTP or SCIM.
 
 pub mod connect;
+#[cfg(feature = "dev")]
 pub mod explain;
 pub mod functions;
 pub mod locks;
@@ -53,6 +54,7 @@ pub fn build_pool(target: &ConnectOptions, options: &PoolOptions) -> anyhow::Res
         let application_name = application_name.clone();
         Box::pin(async move {
             let mut conn = target.connect().await?;
+            // Raw SQL: runs once per new connection, so there is nothing to cache.
             diesel::sql_query(
                 "SELECT set_config('statement_timeout', $1, false), \
                         set_config('application_name', $2, false)",

@@ -188,6 +188,8 @@ struct EnumRow {
 pub async fn check_schema(conn: &mut AsyncPgConnection) -> diesel::QueryResult<SchemaReport> {
     let mut tables: Vec<&str> = EXPECTED.iter().map(|(table, _, _)| *table).collect();
     tables.dedup();
+    // Raw SQL here and below: catalogue reads at start-up, in `check` and `/readyz`, over
+    // system views that `schema.rs` does not describe.
     let columns: Vec<ColumnRow> = diesel::sql_query(
         "SELECT table_name::text, column_name::text, udt_name::text \
          FROM information_schema.columns \

@@ -177,6 +177,7 @@ pub async fn lock_memberships_elsewhere(
 
 /// PostgreSQL's plan for a list query, one line per row of `EXPLAIN`: lets tests prove that
 /// every filter is answered by an index.
+#[cfg(feature = "dev")]
 pub async fn explain_list(
     conn: &mut AsyncPgConnection,
     org_id: i32,
