@@ -14,9 +14,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// The service's own PostgreSQL schema.
 pub const SERVICE_SCHEMA: &str = "scim_sidecar";
 
-/// Serialises concurrent `migrate` runs (several replicas starting at once). The two-key
-/// advisory lock namespace is private to this service.
-const MIGRATION_LOCK: (i32, i32) = (0x5c1a_5c1a, 1);
+use super::locks::MIGRATION as MIGRATION_LOCK;
 
 /// Applies pending migrations and returns the versions applied (empty when up to date).
 pub async fn run_pending(target: &ConnectOptions) -> anyhow::Result<Vec<String>> {
