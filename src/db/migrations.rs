@@ -1,20 +1,20 @@
 //! Embedded migrations. Diesel's history table and everything the service owns live in its
 //! own schema, `scim_sidecar`; the only objects written to the app's `public` schema are the
-//! SCIM additions the app itself defines, created so that re-running is a no-op.
+//! SCIM additions the app itself defines and the one address index the ownership rule allows,
+//! created so that re-running is a no-op.
 
 use diesel::connection::SimpleConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use super::locks::MIGRATION as MIGRATION_LOCK;
 use super::ConnectOptions;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// The service's own PostgreSQL schema.
 pub const SERVICE_SCHEMA: &str = "scim_sidecar";
-
-use super::locks::MIGRATION as MIGRATION_LOCK;
 
 /// Applies pending migrations and returns the versions applied (empty when up to date).
 pub async fn run_pending(target: &ConnectOptions) -> anyhow::Result<Vec<String>> {
