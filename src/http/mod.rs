@@ -67,6 +67,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                         .default_service(web::to(fallback::method_not_allowed)),
                 )
                 .service(
+                    web::resource("/Users/.search")
+                        .route(web::post().to(users::search_users))
+                        .default_service(web::to(fallback::method_not_allowed)),
+                )
+                .service(
                     web::resource("/Users/{id}")
                         .route(web::get().to(users::get_user))
                         .route(web::put().to(users::replace_user))

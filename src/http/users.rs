@@ -12,9 +12,9 @@ use crate::auth::AuthContext;
 use crate::error::ApiError;
 use crate::provisioning::{self, Caller, Change, PostOutcome};
 use crate::scim::discovery::list_response;
-use crate::scim::filter::parse_filter;
 use crate::scim::patch::parse_patch;
-use crate::scim::query::Page;
+use crate::scim::projection::Projection;
+use crate::scim::query::ListRequest;
 use crate::scim::resource::normalize_body;
 use crate::scim::user::{etag_matches, UserRecord};
 use crate::state::AppState;
@@ -52,21 +52,35 @@ fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
 }
 
 /// A single User with its `ETag` (and `Location` when created).
-fn user_response(status: StatusCode, user: &UserRecord, base: &str) -> HttpResponse {
+fn user_response(
+    status: StatusCode,
+    user: &UserRecord,
+    base: &str,
+    projection: &Projection,
+) -> HttpResponse {
     let body = user.render(base);
-    let mut response = scim_json(status, &body);
+    let location = body["meta"]["location"]
+        .as_str()
+        .and_then(|l| HeaderValue::from_str(l).ok());
+    let mut response = scim_json(status, &projection.apply(body));
     if let Ok(etag) = HeaderValue::from_str(&user.etag()) {
         response.headers_mut().insert(header::ETAG, etag);
     }
-    if status == StatusCode::CREATED {
-        if let Some(location) = body["meta"]["location"]
-            .as_str()
-            .and_then(|l| HeaderValue::from_str(l).ok())
-        {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
+    if let (StatusCode::CREATED, Some(location)) = (status, location) {
+        response.headers_mut().insert(header::LOCATION, location);
     }
     response
+}
+
+/// `attributes` / `excludedAttributes` of a request's query string.
+fn projection_of(req: &HttpRequest) -> Result<Projection, ApiError> {
+    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
+    Ok(Projection::from_params(
+        param(&query, "attributes"),
+        param(&query, "excludedAttributes"),
+    )?)
 }
 
 pub async fn list_users(
@@ -75,19 +89,37 @@ pub async fn list_users(
     req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = param(&query, "filter")
-        .filter(|text| !text.trim().is_empty())
-        .map(parse_filter)
-        .transpose()?;
-    let page = Page::from_params(param(&query, "startIndex"), param(&query, "count"))?;
-    let mut conn = connect(&state, caller(&context, &state)).await?;
-    let (total, users) =
-        provisioning::query::list(&mut conn, context.org_id, filter.as_ref(), page).await?;
-    let base = scim_base_url(&state, &req);
-    let resources: Vec<Value> = users.iter().map(|user| user.render(&base)).collect();
+    let request = ListRequest::from_params(|name| param(&query, name))?;
+    list_answer(&context, &state, &req, &request).await
+}
+
+/// `POST /Users/.search`: a list request in a `SearchRequest` body.
+pub async fn search_users(
+    context: AuthContext,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let request = ListRequest::from_search(&body)?;
+    list_answer(&context, &state, &req, &request).await
+}
+
+async fn list_answer(
+    context: &AuthContext,
+    state: &AppState,
+    req: &HttpRequest,
+    request: &ListRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = connect(state, caller(context, state)).await?;
+    let (total, users) = provisioning::query::list(&mut conn, context.org_id, request).await?;
+    let base = scim_base_url(state, req);
+    let resources: Vec<Value> = users
+        .iter()
+        .map(|user| request.projection.apply(user.render(&base)))
+        .collect();
     Ok(scim_json(
         StatusCode::OK,
-        &list_response(resources, total, page.start_index),
+        &list_response(resources, total, request.page.start_index),
     ))
 }
 
@@ -97,6 +129,7 @@ pub async fn get_user(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let projection = projection_of(&req)?;
     let mut conn = connect(&state, caller(&context, &state)).await?;
     let user = provisioning::query::get(&mut conn, context.org_id, &id).await?;
     if let Some(tags) = header_value(&req, header::IF_NONE_MATCH) {
@@ -113,6 +146,7 @@ pub async fn get_user(
         StatusCode::OK,
         &user,
         &scim_base_url(&state, &req),
+        &projection,
     ))
 }
 
@@ -123,6 +157,7 @@ pub async fn create_user(
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let doc = normalize_body(&body)?;
+    let projection = projection_of(&req)?;
     let caller = caller(&context, &state);
     let mut conn = connect(&state, caller).await?;
     let (user, outcome) = provisioning::create(&mut conn, caller, doc).await?;
@@ -130,7 +165,12 @@ pub async fn create_user(
         PostOutcome::Created => StatusCode::CREATED,
         PostOutcome::Updated => StatusCode::OK,
     };
-    Ok(user_response(status, &user, &scim_base_url(&state, &req)))
+    Ok(user_response(
+        status,
+        &user,
+        &scim_base_url(&state, &req),
+        &projection,
+    ))
 }
 
 pub async fn replace_user(
@@ -163,6 +203,7 @@ async fn update(
     change: Change,
 ) -> Result<HttpResponse, ApiError> {
     let if_match = header_value(&req, header::IF_MATCH);
+    let projection = projection_of(&req)?;
     let caller = caller(&context, &state);
     let mut conn = connect(&state, caller).await?;
     let user = provisioning::update(&mut conn, caller, id, change, if_match).await?;
@@ -170,6 +211,7 @@ async fn update(
         StatusCode::OK,
         &user,
         &scim_base_url(&state, &req),
+        &projection,
     ))
 }
 

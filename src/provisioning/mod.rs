@@ -4,6 +4,7 @@
 //! on a consistent view, and a failure anywhere leaves nothing half-done.
 
 pub mod approval;
+pub mod filter;
 pub mod modes;
 pub mod query;
 pub mod rules;

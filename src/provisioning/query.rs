@@ -7,24 +7,42 @@
 use diesel_async::AsyncPgConnection;
 
 use super::record;
-use crate::db::repo::members::{self, MemberFilter};
+use super::filter::{invalid_value, member_filter, sort_key, unsupported};
+use crate::db::repo::members::{self, MemberFilter, Sort};
 use crate::error::ApiError;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::scim::query::Page;
-use crate::scim::schema::USER_SCHEMA;
+use crate::scim::ScimError;
+use crate::scim::query::ListRequest;
 use crate::scim::user::UserRecord;
-use crate::scim::{ScimError, ScimType};
 
-/// A page of the org's visible Users matching `filter`, and the total.
+/// A page of the org's visible Users as the request asks (filter, order, page), and the
+/// total. Projection is the caller's, at rendering.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     org_id: i32,
-    filter: Option<&Filter>,
-    page: Page,
+    request: &ListRequest,
 ) -> Result<(i64, Vec<UserRecord>), ApiError> {
-    let filter = filter.map(member_filter).transpose()?;
-    let (total, members) =
-        members::list(conn, org_id, filter.as_ref(), page.offset(), page.count).await?;
+    let filter = request.filter.as_ref().map(member_filter).transpose()?;
+    let sort = request
+        .sort_by
+        .as_ref()
+        .map(|path| {
+            sort_key(path).map(|key| Sort {
+                key,
+                descending: request.descending,
+            })
+        })
+        .transpose()?;
+    let page = request.page;
+    let (total, members) = members::list(
+        conn,
+        org_id,
+        filter.as_ref(),
+        sort.as_ref(),
+        page.offset(),
+        page.count,
+    )
+    .await?;
     Ok((total, members.iter().map(record).collect()))
 }
 
@@ -41,55 +59,6 @@ pub async fn get(
         .ok_or_else(super::not_found)
 }
 
-/// Translates a parsed filter: `eq` on `id`, `userName`, `externalId`, `emails.value`,
-/// `emails[...]` (type, value, primary) and `active`, combined with `and`, `or`, `not`.
-pub fn member_filter(filter: &Filter) -> Result<MemberFilter, ScimError> {
-    match filter {
-        Filter::And(a, b) => Ok(MemberFilter::And(
-            Box::new(member_filter(a)?),
-            Box::new(member_filter(b)?),
-        )),
-        Filter::Or(a, b) => Ok(MemberFilter::Or(
-            Box::new(member_filter(a)?),
-            Box::new(member_filter(b)?),
-        )),
-        Filter::Not(inner) => Ok(MemberFilter::Not(Box::new(member_filter(inner)?))),
-        Filter::Compare { path, op, value } => compare(path, *op, value),
-        Filter::Present(path) => Err(unsupported(&format!("{path} pr"))),
-        Filter::ValuePath { attr, filter } => {
-            if !is_core(attr)
-                || !attr.name.eq_ignore_ascii_case("emails")
-                || attr.sub_attr.is_some()
-            {
-                return Err(unsupported(&attr.to_string()));
-            }
-            email_elements(filter)
-        }
-    }
-}
-
-fn compare(path: &AttrPath, op: CompareOp, value: &CompValue) -> Result<MemberFilter, ScimError> {
-    if !is_core(path) {
-        return Err(unsupported(&path.to_string()));
-    }
-    if op != CompareOp::Eq {
-        return Err(unsupported(&format!("{path} {}", op.as_str())));
-    }
-    let name = path.name.to_ascii_lowercase();
-    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
-    let text = || string(path, value).map(str::to_owned);
-    match (name.as_str(), sub.as_deref()) {
-        ("id", None) => Ok(MemberFilter::Id(text()?)),
-        ("username", None) => Ok(MemberFilter::UserName(text()?)),
-        ("emails", None | Some("value")) => Ok(MemberFilter::Email(text()?)),
-        ("externalid", None) => Ok(MemberFilter::ExternalId(text()?)),
-        ("active", None) => match value {
-            CompValue::Bool(active) => Ok(MemberFilter::Active(*active)),
-            _ => Err(invalid_value(path)),
-        },
-        _ => Err(unsupported(&path.to_string())),
-    }
-}
 
 /// Conditions on one element of `emails`; `None` fields are unconstrained.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -102,7 +71,7 @@ struct Element {
 /// The inside of `emails[...]`, whose paths name sub-attributes of one e-mail: "some element
 /// satisfies the filter". `or` distributes over "some element", so the filter is brought into
 /// a disjunction of per-element conjunctions.
-fn email_elements(filter: &Filter) -> Result<MemberFilter, ScimError> {
+pub(super) fn email_elements(filter: &Filter) -> Result<MemberFilter, ScimError> {
     let alternatives = element_alternatives(filter)?;
     let mut filters = alternatives
         .into_iter()
@@ -210,32 +179,12 @@ fn string<'a>(path: &AttrPath, value: &'a CompValue) -> Result<&'a str, ScimErro
     }
 }
 
-fn is_core(path: &AttrPath) -> bool {
-    path.urn
-        .as_deref()
-        .is_none_or(|urn| urn.eq_ignore_ascii_case(USER_SCHEMA))
-}
-
-fn unsupported(what: &str) -> ScimError {
-    ScimError::bad_request(
-        ScimType::InvalidFilter,
-        format!(
-            "Filtering on {what} is not supported; use eq on id, userName, externalId, emails.value, emails[type eq \"…\"] or active, joined with and/or/not."
-        ),
-    )
-}
-
-fn invalid_value(path: &AttrPath) -> ScimError {
-    ScimError::bad_request(
-        ScimType::InvalidFilter,
-        format!("The value compared with {path} has the wrong type."),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provisioning::filter::member_filter;
     use crate::scim::filter::parse_filter;
+    use crate::scim::ScimType;
 
     fn translate(text: &str) -> Result<MemberFilter, ScimError> {
         member_filter(&parse_filter(text).unwrap())
@@ -285,18 +234,42 @@ mod tests {
     }
 
     #[test]
-    fn refuses_what_has_no_index_behind_it() {
+    fn translates_every_advertised_attribute() {
         for text in [
             "displayName eq \"Jane\"",
             "userName co \"jane\"",
             "userName sw \"j\"",
             "title pr",
             "name.givenName eq \"Jane\"",
+            "name pr",
             "phoneNumbers[type eq \"work\"]",
             "emails[not (type eq \"work\")]",
+            "emails.display co \"x\"",
+            "emails.value ne \"a@b.c\"",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq \"1\"",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"m\"",
+            "meta.lastModified gt \"2011-05-13T04:42:34Z\"",
+            "meta.resourceType eq \"User\"",
+            "title eq null",
             "userName eq 42",
+        ] {
+            assert!(translate(text).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_service_does_not_have_or_the_wrong_type() {
+        for text in [
+            "nickname2 eq \"x\"",
+            "name.nosuch eq \"x\"",
+            "urn:example:custom:User:badge eq \"1\"",
+            "groups eq \"x\"",
+            "emails[nosuch eq \"x\"]",
+            "title[value eq \"x\"]",
             "active eq \"yes\"",
+            "active gt true",
+            "meta.created gt \"yesterday\"",
+            "meta.version eq \"x\"",
         ] {
             let error = translate(text).unwrap_err();
             assert_eq!(
@@ -310,9 +283,9 @@ mod tests {
     #[test]
     fn refusals_name_the_attribute_never_the_value() {
         for text in [
-            "emails[value co \"secret@example.com\"]",
-            "userName co \"secret@example.com\"",
-            "emails[display eq \"secret@example.com\"]",
+            "nosuch co \"secret@example.com\"",
+            "active eq \"secret@example.com\"",
+            "meta.created gt \"secret@example.com\"",
         ] {
             let detail = translate(text).unwrap_err().detail;
             assert!(!detail.contains("secret"), "{text}: {detail}");

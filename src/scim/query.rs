@@ -1,6 +1,132 @@
-//! Paging of list queries (RFC 7644 §3.4.2.4).
+//! List queries (RFC 7644 §3.4.2): filter, sorting, paging and projection, from query
+//! parameters (`GET /Users`) or a `SearchRequest` body (`POST /Users/.search`).
 
+use serde_json::Value;
+
+use super::filter::{parse_attribute, parse_filter, AttrPath, Filter};
+use super::projection::Projection;
 use super::{ScimError, ScimType};
+
+/// The schema of a `POST /.search` body.
+pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// Everything a list request asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListRequest {
+    pub filter: Option<Filter>,
+    pub sort_by: Option<AttrPath>,
+    pub descending: bool,
+    pub page: Page,
+    pub projection: Projection,
+}
+
+impl ListRequest {
+    /// From query parameters; `param` looks one up (names in any case).
+    pub fn from_params<'a>(param: impl Fn(&str) -> Option<&'a str>) -> Result<Self, ScimError> {
+        Self::build(
+            param("filter"),
+            param("sortBy"),
+            param("sortOrder"),
+            Page::from_params(param("startIndex"), param("count"))?,
+            Projection::from_params(param("attributes"), param("excludedAttributes"))?,
+        )
+    }
+
+    /// From a `SearchRequest` body (RFC 7644 §3.4.3): the same members, with JSON types.
+    pub fn from_search(body: &Value) -> Result<Self, ScimError> {
+        let Value::Object(body) = body else {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                "The request body must be a JSON object.",
+            ));
+        };
+        let member = |name: &str| {
+            body.iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value)
+                .filter(|value| !value.is_null())
+        };
+        let text = |name: &str| -> Result<Option<&str>, ScimError> {
+            match member(name) {
+                None => Ok(None),
+                Some(Value::String(text)) => Ok(Some(text)),
+                Some(_) => Err(wrong_type(name, "a string")),
+            }
+        };
+        let number = |name: &str| -> Result<Option<String>, ScimError> {
+            match member(name) {
+                None => Ok(None),
+                Some(Value::Number(number)) => Ok(Some(number.to_string())),
+                Some(_) => Err(wrong_type(name, "an integer")),
+            }
+        };
+        let list = |name: &str| -> Result<Vec<String>, ScimError> {
+            match member(name) {
+                None => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| wrong_type(name, "an array of strings"))
+                    })
+                    .collect(),
+                Some(_) => Err(wrong_type(name, "an array of strings")),
+            }
+        };
+        let start = number("startIndex")?;
+        let count = number("count")?;
+        Self::build(
+            text("filter")?,
+            text("sortBy")?,
+            text("sortOrder")?,
+            Page::from_params(start.as_deref(), count.as_deref())?,
+            Projection::from_lists(&list("attributes")?, &list("excludedAttributes")?)?,
+        )
+    }
+
+    fn build(
+        filter: Option<&str>,
+        sort_by: Option<&str>,
+        sort_order: Option<&str>,
+        page: Page,
+        projection: Projection,
+    ) -> Result<Self, ScimError> {
+        let filter = filter
+            .filter(|text| !text.trim().is_empty())
+            .map(parse_filter)
+            .transpose()?;
+        let sort_by = sort_by
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| parse_attribute(text, "sortBy"))
+            .transpose()?;
+        let descending = match sort_order.map(str::trim).filter(|order| !order.is_empty()) {
+            None => false,
+            Some(order) if order.eq_ignore_ascii_case("ascending") => false,
+            Some(order) if order.eq_ignore_ascii_case("descending") => true,
+            Some(_) => {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    "sortOrder must be \"ascending\" or \"descending\".",
+                ))
+            }
+        };
+        Ok(Self {
+            filter,
+            sort_by,
+            descending,
+            page,
+            projection,
+        })
+    }
+}
+
+fn wrong_type(name: &str, what: &str) -> ScimError {
+    ScimError::bad_request(
+        ScimType::InvalidValue,
+        format!("The SearchRequest member `{name}` must be {what}."),
+    )
+}
 
 /// Largest page the service returns (`filter.maxResults`).
 pub const MAX_RESULTS: i64 = 200;

@@ -80,9 +80,9 @@ async fn list_filters_run_the_idp_lookups() {
         );
     }
     for filter in [
-        "displayName co \"Jane\"",
+        "badge co \"Jane\"",
         "userName eq",
-        "title pr",
+        "groups pr",
         "(userName eq \"x\"",
     ] {
         let body = assert_scim_error(
@@ -122,7 +122,7 @@ async fn lookups_find_app_members_whose_address_has_capitals_as_the_directory_sp
 #[tokio::test]
 async fn every_supported_filter_is_answered_by_an_index() {
     use scim_sidecar::db::repo::members::explain_list;
-    use scim_sidecar::provisioning::query::member_filter;
+    use scim_sidecar::provisioning::filter::member_filter;
     use scim_sidecar::scim::filter::parse_filter;
     let app = TestApp::spawn().await;
     app.create_users(3).await;

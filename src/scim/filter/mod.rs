@@ -166,6 +166,15 @@ pub fn parse_path(input: &str) -> Result<PatchPath, ScimError> {
     run(input, ScimType::InvalidPath, |p| p.parse_patch_path())
 }
 
+/// Parses one attribute path (`sortBy`, `attributes`): `[urn ":"] name ["." sub]`. Errors are
+/// 400 `invalidValue` naming `parameter`.
+pub fn parse_attribute(input: &str, parameter: &str) -> Result<AttrPath, ScimError> {
+    let text = input.trim();
+    parser::attr_path(text, 0).map_err(|fail| {
+        ScimError::bad_request(ScimType::InvalidValue, format!("{parameter}: {}.", fail.msg))
+    })
+}
+
 fn run<T>(
     input: &str,
     scim_type: ScimType,

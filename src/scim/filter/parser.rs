@@ -21,7 +21,7 @@ fn is_urn(s: &str) -> bool {
 
 /// Splits `[urn ":"] name ["." sub]`. URNs contain dots ("2.0"), so the URN ends at the
 /// last `:` and only what follows it is split on `.`.
-fn attr_path(text: &str, pos: usize) -> Result<AttrPath, Fail> {
+pub(super) fn attr_path(text: &str, pos: usize) -> Result<AttrPath, Fail> {
     let invalid = |why: &str| {
         Fail::new(
             pos,

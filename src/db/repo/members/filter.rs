@@ -17,11 +17,12 @@ use diesel::sql_types::{Bool, Nullable};
 use diesel::BoxableExpression;
 
 use crate::db::functions::{coalesce_text, has_email, identity_key, identity_key_or_null, known};
+use super::generic::Generic;
 use crate::db::schema::{member, user_profile, users};
 
 /// What a list may be filtered on. Values are as the client sent them; identities are
 /// compared through `identity_key` in SQL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MemberFilter {
     /// `"User".id`.
     Id(String),
@@ -39,6 +40,8 @@ pub enum MemberFilter {
     },
     ExternalId(String),
     Active(bool),
+    /// Any other condition, on any attribute (see `generic`).
+    Generic(Generic),
     /// Matches every member (`true`) or none.
     Constant(bool),
     And(Box<MemberFilter>, Box<MemberFilter>),
@@ -63,6 +66,7 @@ impl MemberFilter {
             MemberFilter::ExternalId(id) => Box::new(member::external_id.eq(id.clone())),
             MemberFilter::Active(active) => Box::new(member::is_active.eq(*active).nullable()),
             MemberFilter::Constant(value) => Box::new((*value).into_sql::<Bool>().nullable()),
+            MemberFilter::Generic(generic) => Box::new(generic.clone()),
             MemberFilter::UserName(value) => user_name(org_id, value),
             MemberFilter::Email(value) => email(org_id, value),
             MemberFilter::EmailElement {

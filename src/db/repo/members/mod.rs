@@ -4,6 +4,7 @@
 //! in `write`. Every function is scoped to one org, and returns rows, never SCIM documents.
 
 mod filter;
+mod generic;
 mod role;
 mod write;
 
@@ -15,6 +16,7 @@ use serde_json::Value;
 use crate::db::schema::{member, user_to_org, users};
 
 pub use filter::MemberFilter;
+pub use generic::{ElementFilter, Field, Generic, Op, Sort, SortKey, Value as CompareValue};
 pub use role::OrgRole;
 pub use write::*;
 
@@ -93,12 +95,14 @@ pub async fn find(
         .optional()
 }
 
-/// A page of the org's visible members matching `filter`, ordered by id, and the total,
-/// read in one statement so that both describe the same snapshot.
+/// A page of the org's visible members matching `filter`, ordered by `sort` then by id (so
+/// that pages never overlap), and the total, read in one statement so that both describe the
+/// same snapshot.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     org_id: i32,
     filter: Option<&MemberFilter>,
+    sort: Option<&Sort>,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(i64, Vec<Member>)> {
@@ -106,10 +110,13 @@ pub async fn list(
         let mut page = org_members!(org_id)
             .filter(member::hidden_at.is_null())
             .select((member_columns!(), diesel::dsl::count_star().over()))
-            .order(users::id.asc())
             .limit(limit)
             .offset(offset)
             .into_boxed();
+        page = match sort {
+            Some(sort) => page.order((sort.clone(), users::id.asc())),
+            None => page.order(users::id.asc()),
+        };
         if let Some(filter) = filter {
             page = page.filter(filter.compile(org_id));
         }
