@@ -69,7 +69,12 @@ fn resolve(path: &AttrPath) -> Result<Target, ScimError> {
             kind: ValueKind::DateTime,
             case_exact: true,
         };
-        return match path.sub_attr.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        return match path
+            .sub_attr
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("created") => Ok(single(Field::Created)),
             Some("lastmodified") => Ok(single(Field::LastModified)),
             Some("resourcetype") => Ok(Target::ResourceType),
@@ -94,7 +99,9 @@ fn resolve(path: &AttrPath) -> Result<Target, ScimError> {
     };
     let stored = |path: Vec<&'static str>| {
         if schema == ENTERPRISE_USER_SCHEMA {
-            std::iter::once(ENTERPRISE_USER_SCHEMA).chain(path).collect()
+            std::iter::once(ENTERPRISE_USER_SCHEMA)
+                .chain(path)
+                .collect()
         } else {
             path
         }
@@ -212,7 +219,9 @@ fn compare(path: &AttrPath, op: CompareOp, value: &CompValue) -> Result<MemberFi
             }))
         }
         Target::Multi { def, sub } => {
-            let sub = sub.or_else(|| def.sub("value")).ok_or_else(|| unsupported(&path.to_string()))?;
+            let sub = sub
+                .or_else(|| def.sub("value"))
+                .ok_or_else(|| unsupported(&path.to_string()))?;
             if def.name == "emails" && sub.name == "value" && op == CompareOp::Eq {
                 if let CompValue::Str(text) = value {
                     return Ok(MemberFilter::Email(text.clone()));
@@ -263,17 +272,18 @@ fn present(path: &AttrPath) -> Result<MemberFilter, ScimError> {
     match resolve(path)? {
         // Every member has these.
         Target::Single {
-            field: Field::Id | Field::Active | Field::Created | Field::LastModified | Field::UserName,
+            field:
+                Field::Id | Field::Active | Field::Created | Field::LastModified | Field::UserName,
             ..
         }
         | Target::ResourceType
         | Target::Schemas => Ok(MemberFilter::Constant(true)),
         Target::Single { field, .. } => Ok(MemberFilter::Generic(Generic::Present(field))),
         Target::Multi { def, sub: None } => Ok(MemberFilter::Generic(Generic::NonEmpty(def.name))),
-        Target::Multi { def, sub: Some(sub) } => Ok(any_element(
+        Target::Multi {
             def,
-            ElementFilter::Present(sub.name),
-        )),
+            sub: Some(sub),
+        } => Ok(any_element(def, ElementFilter::Present(sub.name))),
         Target::Complex(fields) => Ok(fields
             .into_iter()
             .map(|field| MemberFilter::Generic(Generic::Present(field)))
@@ -369,17 +379,19 @@ fn typed_value(
     value: &CompValue,
 ) -> Result<CompareValue, ScimError> {
     match (kind, value) {
-        (ValueKind::Boolean, CompValue::Bool(flag)) if matches!(op, CompareOp::Eq | CompareOp::Ne) => {
+        (ValueKind::Boolean, CompValue::Bool(flag))
+            if matches!(op, CompareOp::Eq | CompareOp::Ne) =>
+        {
             Ok(CompareValue::Bool(*flag))
         }
-        (ValueKind::DateTime, CompValue::Str(text)) => Ok(CompareValue::Time(
-            parse_time(text).ok_or_else(|| {
+        (ValueKind::DateTime, CompValue::Str(text)) => {
+            Ok(CompareValue::Time(parse_time(text).ok_or_else(|| {
                 ScimError::bad_request(
                     ScimType::InvalidFilter,
                     format!("The value compared with {path} is not a date-time (RFC 3339)."),
                 )
-            })?,
-        )),
+            })?))
+        }
         (ValueKind::String, CompValue::Str(text)) => Ok(CompareValue::Text {
             text: text.clone(),
             case_exact,

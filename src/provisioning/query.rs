@@ -6,14 +6,14 @@
 
 use diesel_async::AsyncPgConnection;
 
-use super::record;
 use super::filter::{invalid_value, member_filter, sort_key, unsupported};
+use super::record;
 use crate::db::repo::members::{self, MemberFilter, Sort};
 use crate::error::ApiError;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::scim::ScimError;
 use crate::scim::query::ListRequest;
 use crate::scim::user::UserRecord;
+use crate::scim::ScimError;
 
 /// A page of the org's visible Users as the request asks (filter, order, page), and the
 /// total. Projection is the caller's, at rendering.
@@ -58,7 +58,6 @@ pub async fn get(
         .map(|member| record(&member))
         .ok_or_else(super::not_found)
 }
-
 
 /// Conditions on one element of `emails`; `None` fields are unconstrained.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -120,7 +120,10 @@ fn keep(map: Map<String, Value>, selectors: &[Selector]) -> Map<String, Value> {
             .iter()
             .filter(|s| match (extension, s.extension) {
                 (Some(_), Some(_)) => true,
-                (None, None) => s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&key)),
+                (None, None) => s
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&key)),
                 _ => false,
             })
             .collect();
@@ -199,7 +202,10 @@ fn drop_excluded(mut map: Map<String, Value>, selectors: &[Selector]) -> Map<Str
         let Some(name) = selector.name.as_deref() else {
             continue;
         };
-        if ALWAYS.iter().any(|always| always.eq_ignore_ascii_case(name)) {
+        if ALWAYS
+            .iter()
+            .any(|always| always.eq_ignore_ascii_case(name))
+        {
             continue;
         }
         let Some(key) = key_of(target, name).cloned() else {
@@ -278,7 +284,10 @@ mod tests {
             json!([{"value": "b@example.com"}, {"value": "h@example.com"}])
         );
         assert_eq!(
-            project(Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"), None)[ENTERPRISE_USER_SCHEMA],
+            project(
+                Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+                None
+            )[ENTERPRISE_USER_SCHEMA],
             json!({"department": "Sales"})
         );
         assert_eq!(
@@ -286,7 +295,10 @@ mod tests {
             user()[ENTERPRISE_USER_SCHEMA]
         );
         assert_eq!(
-            project(Some("urn:ietf:params:scim:schemas:core:2.0:User:userName,id"), None),
+            project(
+                Some("urn:ietf:params:scim:schemas:core:2.0:User:userName,id"),
+                None
+            ),
             json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA], "id": "u1", "userName": "bjensen"})
         );
         assert!(project(Some("meta"), None).get("meta").is_some());
@@ -297,11 +309,17 @@ mod tests {
     fn excluded_attributes_drop_what_is_named_but_never_id_or_schemas() {
         let out = project(None, Some("emails,id,schemas,meta,name.familyName"));
         assert!(out.get("emails").is_none() && out.get("meta").is_none());
-        assert_eq!((&out["id"], &out["name"]), (&json!("u1"), &json!({"givenName": "Barbara"})));
+        assert_eq!(
+            (&out["id"], &out["name"]),
+            (&json!("u1"), &json!({"givenName": "Barbara"}))
+        );
         let out = project(None, Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"));
         assert!(out.get(ENTERPRISE_USER_SCHEMA).is_none(), "{out}");
         let out = project(None, Some("emails.type"));
-        assert_eq!(out["emails"], json!([{"value": "b@example.com"}, {"value": "h@example.com"}]));
+        assert_eq!(
+            out["emails"],
+            json!([{"value": "b@example.com"}, {"value": "h@example.com"}])
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod database;
 mod discovery;
+mod filters;
 mod health;
 mod helpers;
 mod identity;

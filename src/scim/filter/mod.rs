@@ -171,7 +171,10 @@ pub fn parse_path(input: &str) -> Result<PatchPath, ScimError> {
 pub fn parse_attribute(input: &str, parameter: &str) -> Result<AttrPath, ScimError> {
     let text = input.trim();
     parser::attr_path(text, 0).map_err(|fail| {
-        ScimError::bad_request(ScimType::InvalidValue, format!("{parameter}: {}.", fail.msg))
+        ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("{parameter}: {}.", fail.msg),
+        )
     })
 }
 

@@ -16,8 +16,8 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Nullable};
 use diesel::BoxableExpression;
 
-use crate::db::functions::{coalesce_text, has_email, identity_key, identity_key_or_null, known};
 use super::generic::Generic;
+use crate::db::functions::{coalesce_text, has_email, identity_key, identity_key_or_null, known};
 use crate::db::schema::{member, user_profile, users};
 
 /// What a list may be filtered on. Values are as the client sent them; identities are
