@@ -14,7 +14,7 @@ async fn discovery_describes_users_truthfully() {
     assert_eq!(config["filter"]["maxResults"], 200);
     assert_eq!(config["etag"]["supported"], true);
     assert_eq!(config["bulk"]["supported"], false);
-    assert_eq!(config["sort"]["supported"], false);
+    assert_eq!(config["sort"]["supported"], true);
 
     let types: Value = app.get_json("/ResourceTypes").await;
     assert_eq!(types["totalResults"], 1);

@@ -126,20 +126,20 @@ async fn every_supported_filter_is_answered_by_an_index() {
     use scim_sidecar::scim::filter::parse_filter;
     let app = TestApp::spawn().await;
     app.create_users(3).await;
-    // Enough members, half of them provisioned, for the planner to choose as it would in
-    // production: a plan that walks the org shows up as a Seq Scan.
+    // 100,000 members, half of them provisioned: the planner chooses as it would in
+    // production, and a plan that walks the org shows up as a Seq Scan.
     let org = app.org_id;
     app.db
         .run_sql(&format!(
             "INSERT INTO \"User\" (id, email, \"updatedAt\") \
-               SELECT 'seed' || g, 'seed' || g || '@example.com', now() FROM generate_series(1, 4000) g; \
+               SELECT 'seed' || g, 'seed' || g || '@example.com', now() FROM generate_series(1, 100000) g; \
              INSERT INTO \"UserToOrg\" (\"orgId\", \"userId\") \
-               SELECT {org}, 'seed' || g FROM generate_series(1, 4000) g; \
+               SELECT {org}, 'seed' || g FROM generate_series(1, 100000) g; \
              INSERT INTO scim_sidecar.user_profile (org_id, user_id, user_name, attributes, created_at, updated_at) \
                SELECT {org}, 'seed' || g, 'login' || g, \
                       jsonb_build_object('emails', jsonb_build_array(jsonb_build_object('value', 'seed' || g || '@example.com', 'type', 'work'))), \
                       now(), now() \
-               FROM generate_series(1, 2000) g; \
+               FROM generate_series(1, 50000) g; \
              ANALYZE;"
         ))
         .await;

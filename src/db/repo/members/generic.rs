@@ -6,8 +6,8 @@
 //! connection.
 
 use chrono::NaiveDateTime;
-use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression};
 use diesel::expression::ValidGrouping;
+use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamp};
@@ -83,7 +83,11 @@ pub enum ElementFilter {
 /// A leaf of a member filter that needs hand-written SQL.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Generic {
-    Compare { field: Field, op: Op, value: Value },
+    Compare {
+        field: Field,
+        op: Op,
+        value: Value,
+    },
     /// Has a value that is not empty (RFC 7644 `pr`).
     Present(Field),
     /// Some element of the multi-valued attribute `list` satisfies `filter`.
@@ -274,14 +278,12 @@ fn element_sql<'b>(mut out: AstPass<'_, 'b, Pg>, filter: &'b ElementFilter) -> Q
             *op,
             value,
         ),
-        ElementFilter::Present(sub) => {
-            present(out.reborrow(), |mut out| {
-                out.push_sql("(e ->> ");
-                out.push_bind_param::<Text, _>(sub)?;
-                out.push_sql(")");
-                Ok(())
-            })
-        }
+        ElementFilter::Present(sub) => present(out.reborrow(), |mut out| {
+            out.push_sql("(e ->> ");
+            out.push_bind_param::<Text, _>(sub)?;
+            out.push_sql(")");
+            Ok(())
+        }),
         ElementFilter::And(a, b) | ElementFilter::Or(a, b) => {
             out.push_sql("((");
             element_sql(out.reborrow(), a)?;
@@ -411,7 +413,10 @@ where
 /// attribute's primary value (else its first).
 #[derive(Debug, Clone, PartialEq)]
 pub enum SortKey {
-    Field { field: Field, case_exact: bool },
+    Field {
+        field: Field,
+        case_exact: bool,
+    },
     Primary {
         list: &'static str,
         sub: &'static str,
