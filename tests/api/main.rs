@@ -12,6 +12,7 @@ mod isolation;
 mod license;
 mod lifecycle;
 mod modes;
+mod patching;
 mod queries;
 mod replay;
 mod skeleton;

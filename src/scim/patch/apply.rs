@@ -44,6 +44,23 @@ pub(super) fn apply_operation(
         }
         return Ok(());
     };
+    // Named in a path, the read-only attributes IdPs echo inside values are an error: the
+    // client asks to change what cannot change.
+    let attr = match path {
+        PatchPath::Attr(attr) | PatchPath::Value { attr, .. } => attr,
+    };
+    let core = attr
+        .urn
+        .as_deref()
+        .is_none_or(|urn| urn.eq_ignore_ascii_case(USER_SCHEMA));
+    if core
+        && ["meta", "groups"]
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(&attr.name))
+    {
+        let detail = format!("`{}` is read-only and cannot be changed.", attr.name);
+        return Err(ScimError::bad_request(ScimType::Mutability, detail));
+    }
     apply_path(doc, op.op, path, value, id)
 }
 
@@ -389,6 +406,10 @@ fn edit_matching(
     let hits: Vec<usize> = (0..items.len())
         .filter(|&i| matches_filter(filter, &items[i], def))
         .collect();
+    if kind == OpKind::Remove && hits.is_empty() {
+        let detail = format!("No value of `{}` matches the filter.", def.name);
+        return Err(ScimError::bad_request(ScimType::NoTarget, detail));
+    }
     // Remove, or replace with nothing: matching values (or their sub-attribute) go away.
     let value = match kind {
         OpKind::Remove => None,

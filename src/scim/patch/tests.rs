@@ -61,10 +61,6 @@ remove of a value path sub-attribute keeps the rest of the value
 [{"op": "remove", "path": "phoneNumbers[type eq \"fax\"].value"}]
 {"/phoneNumbers/1": {"type": "fax"}}
 
-remove of a value path that matches nothing is a no-op
-[{"op": "remove", "path": "phoneNumbers[type eq \"pager\"]"}]
-{"/phoneNumbers/1/type": "fax"}
-
 replace of name.familyName keeps givenName
 [{"op": "replace", "path": "name.familyName", "value": "Smith"}]
 {"/name": {"givenName": "Jane", "familyName": "Smith"}}
@@ -175,6 +171,7 @@ fn malformed_requests_are_invalid_syntax() {
 /// `scimType | operation`; each runs as the second operation of a request.
 const ERRORS: &str = r#"
 noTarget | {"op": "remove"}
+noTarget | {"op": "remove", "path": "phoneNumbers[type eq \"pager\"]"}
 noTarget | {"op": "add", "path": "emails[type eq \"a\" or type eq \"b\"].value", "value": "x"}
 invalidValue | {"op": "add", "path": "title"}
 invalidValue | {"op": "replace", "value": "CTO"}
