@@ -93,8 +93,8 @@ a whole-schema path: remove of the enterprise URN drops the extension
 [{"op": "remove", "path": "$ENT"}]
 {"/$ENT": null}
 
-id with its own value, meta, groups, schemas and password are ignored
-[{"op": "replace", "value": {"id": "2819c223-7f76-453a-919d-413861904646", "schemas": ["x"], "meta": {}}}, {"op": "replace", "path": "meta.lastModified", "value": "2024"}, {"op": "add", "path": "groups", "value": [{"value": "g1"}]}, {"op": "remove", "path": "groups[value eq \"g1\"]"}, {"op": "replace", "path": "password", "value": "hunter2"}]
+id with its own value, and meta, groups, schemas and password inside values, are ignored
+[{"op": "replace", "value": {"id": "2819c223-7f76-453a-919d-413861904646", "schemas": ["x"], "meta": {}, "groups": []}}, {"op": "replace", "path": "password", "value": "hunter2"}]
 {"/id": null, "/meta": null, "/groups": null, "/password": null, "/active": true}
 
 empty values remove; removing an absent attribute is a no-op
@@ -171,6 +171,9 @@ fn malformed_requests_are_invalid_syntax() {
 /// `scimType | operation`; each runs as the second operation of a request.
 const ERRORS: &str = r#"
 noTarget | {"op": "remove"}
+mutability | {"op": "replace", "path": "meta.lastModified", "value": "2024"}
+mutability | {"op": "add", "path": "groups", "value": [{"value": "g1"}]}
+mutability | {"op": "remove", "path": "groups[value eq \"g1\"]"}
 noTarget | {"op": "remove", "path": "phoneNumbers[type eq \"pager\"]"}
 noTarget | {"op": "add", "path": "emails[type eq \"a\" or type eq \"b\"].value", "value": "x"}
 invalidValue | {"op": "add", "path": "title"}
