@@ -25,3 +25,10 @@ pub async fn me_not_implemented() -> Refusal {
 pub async fn bulk_not_implemented() -> Refusal {
     Err(ScimError::not_implemented("Bulk operations are not supported.").into())
 }
+
+pub async fn root_search_not_implemented() -> Refusal {
+    Err(ScimError::not_implemented(
+        "Searching across resource types is not supported: use POST /Users/.search.",
+    )
+    .into())
+}

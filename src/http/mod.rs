@@ -81,6 +81,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 )
                 .service(web::resource(["/Me", "/Me/{rest:.*}"]).to(fallback::me_not_implemented))
                 .service(web::resource("/Bulk").to(fallback::bulk_not_implemented))
+                .service(web::resource("/.search").to(fallback::root_search_not_implemented))
                 .default_service(web::to(fallback::not_found)),
         )
         .default_service(web::to(fallback::not_found));

@@ -60,15 +60,17 @@ async fn unsupported_methods_answer_405_scim_errors() {
 }
 
 #[tokio::test]
-async fn me_and_bulk_answer_501() {
+async fn me_bulk_and_root_search_answer_501() {
     let app = TestApp::spawn().await;
     assert_scim_error(app.get("/Me").send().await.unwrap(), 501).await;
-    let bulk = app
-        .request(Method::POST, "/Bulk")
-        .json(&serde_json::json!({}))
-        .send()
-        .await;
-    assert_scim_error(bulk.unwrap(), 501).await;
+    for path in ["/Bulk", "/.search"] {
+        let refused = app
+            .request(Method::POST, path)
+            .json(&serde_json::json!({}))
+            .send()
+            .await;
+        assert_scim_error(refused.unwrap(), 501).await;
+    }
 }
 
 #[tokio::test]

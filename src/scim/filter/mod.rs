@@ -140,6 +140,33 @@ pub enum Filter {
     },
 }
 
+impl fmt::Display for CompValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // JSON string escapes are the grammar's own (RFC 7644 §3.4.2.2, compValue).
+            CompValue::Str(text) => write!(f, "{}", serde_json::Value::String(text.clone())),
+            CompValue::Num(number) => write!(f, "{number}"),
+            CompValue::Bool(flag) => write!(f, "{flag}"),
+            CompValue::Null => f.write_str("null"),
+        }
+    }
+}
+
+/// The canonical text of a filter: every operand of `and`/`or`/`not` in parentheses, so that
+/// reading it back gives the same tree whatever the precedence.
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Filter::Compare { path, op, value } => write!(f, "{path} {} {value}", op.as_str()),
+            Filter::Present(path) => write!(f, "{path} pr"),
+            Filter::And(a, b) => write!(f, "({a}) and ({b})"),
+            Filter::Or(a, b) => write!(f, "({a}) or ({b})"),
+            Filter::Not(inner) => write!(f, "not ({inner})"),
+            Filter::ValuePath { attr, filter } => write!(f, "{attr}[{filter}]"),
+        }
+    }
+}
+
 /// A PATCH `path`: `attrPath`, or `valuePath [ "." subAttr ]` (RFC 7644 §3.5.2).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PatchPath {

@@ -354,3 +354,41 @@ fn mutated_input_never_panics() {
     }
     assert!(parsed > 0, "some edits should keep the filter valid");
 }
+
+/// Every example filter of RFC 7644 §3.4.2.2, and more shapes: each parses, prints in
+/// canonical form, and reads back as the same tree.
+#[test]
+fn filters_print_and_parse_back_to_the_same_tree() {
+    let filters = [
+        r#"userName eq "bjensen""#,
+        r#"name.familyName co "O'Malley""#,
+        r#"userName sw "J""#,
+        r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
+        r#"title pr"#,
+        r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+        r#"meta.lastModified ge "2011-05-13T04:42:34Z""#,
+        r#"meta.lastModified lt "2011-05-13T04:42:34Z""#,
+        r#"meta.lastModified le "2011-05-13T04:42:34Z""#,
+        r#"title pr and userType eq "Employee""#,
+        r#"title pr or userType eq "Intern""#,
+        r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
+        r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
+        r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+        r#"userType eq "Employee" and (emails.type eq "work")"#,
+        r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
+        r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
+        r#"a eq "quote \" backslash \\ slash / tab \t unicode \u00e9 é""#,
+        r#"a eq 12 or b gt -1.5e3 and not (c eq true) or d eq null"#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "m""#,
+        r#"emails[type eq "work"].value eq "a@b.c""#,
+        r#"A EQ "x" AND NOT(B PR)"#,
+    ];
+    for text in filters {
+        let parsed = parse_filter(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        let printed = parsed.to_string();
+        let reparsed = parse_filter(&printed).unwrap_or_else(|e| panic!("{printed}: {e:?}"));
+        assert_eq!(reparsed, parsed, "{text} printed as {printed}");
+        // Printing is canonical: a second round gives the same text.
+        assert_eq!(reparsed.to_string(), printed);
+    }
+}
