@@ -154,6 +154,7 @@ pub static USER_ATTRIBUTES: &[AttributeDef] = &[
     },
     AttributeDef {
         case_exact: true,
+        unique: true,
         ..string("externalId", "The IdP's identifier for this user; unique within the organization.")
     },
     AttributeDef {

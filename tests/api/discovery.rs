@@ -50,6 +50,34 @@ async fn discovery_describes_users_truthfully() {
         assert!(names.contains(&name), "{name} missing from /Schemas");
     }
     assert!(!names.contains(&"password") && !names.contains(&"groups"));
+    // Characteristics say what the service does: 409 on a taken userName or externalId,
+    // `id` in every projection, userName compared without regard to case.
+    let attribute = |name: &str| {
+        user_schema["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    for (name, uniqueness, case_exact, returned) in [
+        ("userName", "server", false, "default"),
+        ("externalId", "server", true, "default"),
+        ("id", "server", true, "always"),
+        ("title", "none", false, "default"),
+    ] {
+        let attribute = attribute(name);
+        assert_eq!(
+            (
+                &attribute["uniqueness"],
+                &attribute["caseExact"],
+                &attribute["returned"]
+            ),
+            (&json!(uniqueness), &json!(case_exact), &json!(returned)),
+            "{name}"
+        );
+    }
     assert_scim_error(app.get("/Schemas/urn:nope").send().await.unwrap(), 404).await;
     for path in ["/Schemas", "/ResourceTypes", "/Users/x"] {
         assert_scim_error(
