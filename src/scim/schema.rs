@@ -37,7 +37,14 @@ pub struct AttributeDef {
     pub description: &'static str,
     pub canonical_values: &'static [&'static str],
     pub sub_attributes: &'static [AttributeDef],
+    /// A JSON number is taken as its text (Entra sends employee numbers and ids as numbers).
+    pub number_as_text: bool,
+    /// Longest accepted string value, in characters.
+    pub max_len: usize,
 }
+
+/// Longest string the service stores for an attribute without a stricter limit.
+pub const MAX_STRING_LEN: usize = 1024;
 
 impl AttributeDef {
     pub fn sub(&self, name: &str) -> Option<&'static AttributeDef> {
@@ -63,6 +70,8 @@ const fn string(name: &'static str, description: &'static str) -> AttributeDef {
         description,
         canonical_values: &[],
         sub_attributes: &[],
+        number_as_text: false,
+        max_len: MAX_STRING_LEN,
     }
 }
 
@@ -122,7 +131,10 @@ const EMAIL_SUB: &[AttributeDef] = &[
 ];
 
 const PHONE_SUB: &[AttributeDef] = &[
-    string("value", "The phone number."),
+    AttributeDef {
+        number_as_text: true,
+        ..string("value", "The phone number.")
+    },
     string("display", "A human-readable form of the number."),
     typed(
         string("type", "The kind of number."),
@@ -155,6 +167,8 @@ pub static USER_ATTRIBUTES: &[AttributeDef] = &[
     AttributeDef {
         case_exact: true,
         unique: true,
+        // Indexed: a btree entry must stay under PostgreSQL's row limit (2,704 bytes).
+        max_len: 512,
         ..string("externalId", "The IdP's identifier for this user; unique within the organization.")
     },
     AttributeDef {
@@ -179,6 +193,7 @@ pub static USER_ATTRIBUTES: &[AttributeDef] = &[
 const MANAGER_SUB: &[AttributeDef] = &[
     AttributeDef {
         case_exact: true,
+        number_as_text: true,
         ..string("value", "The manager's id.")
     },
     AttributeDef {
@@ -190,8 +205,14 @@ const MANAGER_SUB: &[AttributeDef] = &[
 ];
 
 pub static ENTERPRISE_USER_ATTRIBUTES: &[AttributeDef] = &[
-    string("employeeNumber", "Employee number."),
-    string("costCenter", "Cost center."),
+    AttributeDef {
+        number_as_text: true,
+        ..string("employeeNumber", "Employee number.")
+    },
+    AttributeDef {
+        number_as_text: true,
+        ..string("costCenter", "Cost center.")
+    },
     string("organization", "Organization."),
     string("division", "Division."),
     string("department", "Department."),

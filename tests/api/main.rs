@@ -1,6 +1,7 @@
 //! Integration tests: the real server against a real PostgreSQL, one fresh database per test.
 
 mod auth;
+mod bad_input;
 mod cli;
 mod database;
 mod discovery;

@@ -197,6 +197,10 @@ pub fn parse_path(input: &str) -> Result<PatchPath, ScimError> {
 /// 400 `invalidValue` naming `parameter`.
 pub fn parse_attribute(input: &str, parameter: &str) -> Result<AttrPath, ScimError> {
     let text = input.trim();
+    if text.contains('\0') {
+        let detail = format!("{parameter}: the name contains a NUL character.");
+        return Err(ScimError::bad_request(ScimType::InvalidValue, detail));
+    }
     parser::attr_path(text, 0).map_err(|fail| {
         ScimError::bad_request(
             ScimType::InvalidValue,
@@ -224,6 +228,10 @@ fn run<T>(
             scim_type,
             format!("The {noun} is empty."),
         ));
+    }
+    if input.contains('\0') {
+        let detail = format!("The {noun} contains a NUL character.");
+        return Err(ScimError::bad_request(scim_type, detail));
     }
     let result = lex(input).and_then(|tokens| parse(&mut Parser::new(input, tokens)));
     result.map_err(|fail| {

@@ -281,6 +281,13 @@ fn apply_attr(
         return Ok(());
     }
     let value = required_value(value)?;
+    // `active: null` would silently change nothing; a boolean is set to true or false.
+    if def.kind == Kind::Boolean && value.is_null() {
+        return Err(invalid_value(format!(
+            "`{}` must be true or false.",
+            def.name
+        )));
+    }
     if def.kind == Kind::Complex && !def.multi_valued && !is_nothing(value) {
         let slot = doc
             .entry(def.name)

@@ -171,6 +171,12 @@ fn malformed_requests_are_invalid_syntax() {
 /// `scimType | operation`; each runs as the second operation of a request.
 const ERRORS: &str = r#"
 noTarget | {"op": "remove"}
+invalidValue | {"op": "replace", "path": "active", "value": null}
+invalidValue | {"op": "replace", "path": "active", "value": ""}
+invalidValue | {"op": "replace", "path": "active", "value": []}
+invalidValue | {"op": "replace", "value": {"active": {}}}
+invalidValue | {"op": "replace", "path": "title", "value": "a\u0000b"}
+invalidPath | {"op": "replace", "path": "title\u0000", "value": "x"}
 mutability | {"op": "replace", "path": "meta.lastModified", "value": "2024"}
 mutability | {"op": "add", "path": "groups", "value": [{"value": "g1"}]}
 mutability | {"op": "remove", "path": "groups[value eq \"g1\"]"}

@@ -39,6 +39,7 @@ pub fn normalize_body(body: &Value) -> Result<Map<String, Value>, ScimError> {
             "The request body must be a JSON object.",
         ));
     };
+    refuse_other_resource_schemas(body)?;
     let mut doc = Map::new();
     for (key, value) in body {
         if let Some(schema) = known_schema(key) {
@@ -66,6 +67,30 @@ pub fn normalize_body(body: &Value) -> Result<Map<String, Value>, ScimError> {
     Ok(doc)
 }
 
+/// `schemas` may be missing, and may name extensions the service does not know (Okta's
+/// custom ones), but a User body naming another resource type's schema is a client mistake.
+fn refuse_other_resource_schemas(body: &Map<String, Value>) -> Result<(), ScimError> {
+    const OTHER_RESOURCES: &[&str] = &["urn:ietf:params:scim:schemas:core:2.0:Group"];
+    let Some((_, Value::Array(schemas))) = body
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("schemas"))
+    else {
+        return Ok(());
+    };
+    let names_other = schemas.iter().filter_map(Value::as_str).any(|urn| {
+        OTHER_RESOURCES
+            .iter()
+            .any(|other| other.eq_ignore_ascii_case(urn.trim()))
+    });
+    if names_other {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            "`schemas` names the Group schema; a User body names urn:ietf:params:scim:schemas:core:2.0:User.",
+        ));
+    }
+    Ok(())
+}
+
 /// Turns one value for attribute `def` into its canonical form; `None` means "no value".
 /// A multi-valued attribute always comes back as a non-empty array (a single object is
 /// wrapped); a sub-attribute definition (`def.sub("givenName")`) works too.
@@ -79,11 +104,12 @@ pub(crate) fn normalize_labeled(
     value: &Value,
     label: &str,
 ) -> Result<Option<Value>, ScimError> {
-    if is_nothing(value) {
-        return Ok(None);
-    }
+    // A singular value decides for itself what "no value" is (a string attribute refuses `{}`).
     if !def.multi_valued {
         return normalize_single(def, value, label);
+    }
+    if is_nothing(value) {
+        return Ok(None);
     }
     let items = match value {
         Value::Array(items) => items.as_slice(),
@@ -157,14 +183,15 @@ fn normalize_single(
     value: &Value,
     label: &str,
 ) -> Result<Option<Value>, ScimError> {
-    if is_nothing(value) {
+    if value.is_null() {
         return Ok(None);
     }
     match def.kind {
         Kind::String | Kind::Reference => match value {
-            Value::String(s) => Ok(Some(Value::String(s.clone()))),
-            // Entra sometimes sends employeeNumber as a number.
-            Value::Number(n) => Ok(Some(Value::String(n.to_string()))),
+            // Okta PUTs back empty strings for attributes it has no value for.
+            Value::String(s) if s.trim().is_empty() => Ok(None),
+            Value::String(s) => checked_text(def, s, label).map(Some),
+            Value::Number(n) if def.number_as_text => Ok(Some(Value::String(n.to_string()))),
             _ => Err(invalid_value(label, "must be a string")),
         },
         Kind::Boolean => match value {
@@ -191,6 +218,7 @@ fn normalize_single(
                 }
                 Ok((!out.is_empty()).then_some(Value::Object(out)))
             }
+            Value::String(s) if s.trim().is_empty() => Ok(None),
             // `"manager": "<id>"` is `{"value": "<id>"}` (Entra and Okta both send it).
             _ => match def.sub("value").filter(|_| !def.multi_valued) {
                 Some(sub) => {
@@ -201,6 +229,19 @@ fn normalize_single(
             },
         },
     }
+}
+
+/// A string value as stored: no NUL character (PostgreSQL cannot store it), at most the
+/// attribute's length.
+fn checked_text(def: &AttributeDef, text: &str, label: &str) -> Result<Value, ScimError> {
+    if text.contains('\0') {
+        return Err(invalid_value(label, "must not contain a NUL character"));
+    }
+    if text.chars().count() > def.max_len {
+        let what = format!("is longer than {} characters", def.max_len);
+        return Err(invalid_value(label, &what));
+    }
+    Ok(Value::String(text.to_owned()))
 }
 
 /// Puts `key` (an attribute name, maybe `name.sub`) of `schema` into `doc`, normalized.
@@ -220,6 +261,9 @@ fn place(
     };
     if def.is_read_only() {
         return Ok(());
+    }
+    if def.multi_valued && value.is_object() {
+        return Err(invalid_value(def.name, "must be a JSON array of objects"));
     }
     let (label, value) = match sub {
         None => match normalize_labeled(def, value, def.name)? {

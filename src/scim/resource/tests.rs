@@ -81,7 +81,7 @@ fn entra_create_body_with_enterprise_extension_and_numbers() {
         "displayName": "Jane Doe",
         "emails": [{ "primary": true, "type": "work", "value": "jdoe@contoso.com" }],
         "name": { "formatted": "Jane Doe", "familyName": "Doe", "givenName": "Jane" },
-        "phoneNumbers": { "type": "mobile", "value": "+1 555 0100" },
+        "phoneNumbers": [{ "type": "mobile", "value": "+1 555 0100" }],
         ENT: { "employeeNumber": 1234, "department": "Eng", "manager": "mgr-id-1" },
         "urn:ietf:params:scim:schemas:extension:CustomExtension:2.0:User": { "x": "y" }
     });
@@ -135,11 +135,7 @@ fn string_booleans_and_liberal_shapes() {
     let rows = [
         (json!({ "active": "false" }), json!({ "active": false })),
         (json!({ "active": " TRUE " }), json!({ "active": true })),
-        (json!({ "active": "" }), json!({})),
-        (
-            json!({ "emails": { "value": "a@b.c" } }),
-            json!({ "emails": [{ "value": "a@b.c" }] }),
-        ),
+        (json!({ "active": null, "title": "" }), json!({})),
         (
             json!({ "emails": [{ "value": "a@b.c" }, { "value": "a@b.c" }, { "value": "" }] }),
             json!({ "emails": [{ "value": "a@b.c" }] }),
@@ -183,6 +179,27 @@ fn bad_types_are_invalid_value_naming_the_attribute_without_the_value() {
         ),
         (json!({ ENT: "secret" }), ENT),
         (json!({ ENT: { "manager": true } }), "`manager.value`"),
+        // Wrong JSON types are refused, never coerced or dropped.
+        (json!({ "externalId": {} }), "`externalId`"),
+        (json!({ "externalId": 5 }), "`externalId`"),
+        (json!({ "name": { "givenName": 5 } }), "`name.givenName`"),
+        (json!({ "active": [] }), "`active`"),
+        (json!({ "active": {} }), "`active`"),
+        (json!({ "active": "" }), "`active`"),
+        (json!({ "emails": { "value": "secret@x.y" } }), "`emails`"),
+        // PostgreSQL cannot store a NUL; lengths are bounded.
+        (json!({ "displayName": "a\u{0}secret" }), "`displayName`"),
+        (
+            json!({ "name": { "familyName": "\u{0}" } }),
+            "`name.familyName`",
+        ),
+        (json!({ "externalId": "x".repeat(513) }), "`externalId`"),
+        (json!({ "title": "x".repeat(1025) }), "`title`"),
+        (json!({ ENT: { "department": "d\u{0}" } }), "`department`"),
+        (
+            json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"] }),
+            "Group",
+        ),
     ];
     for (body, needle) in rows {
         let err = normalize_body(&body).expect_err(&body.to_string());
