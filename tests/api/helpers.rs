@@ -410,6 +410,37 @@ impl Options {
     }
 }
 
+/// Defines the test as a module with one `#[tokio::test]` per mode, named after the mode.
+macro_rules! in_both_modes {
+    (async fn $name:ident($mode:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn deactivate() {
+                run("deactivate").await
+            }
+
+            #[tokio::test]
+            async fn remove() {
+                run("remove").await
+            }
+
+            async fn run($mode: &'static str) $body
+        }
+    };
+}
+pub(crate) use in_both_modes;
+
+/// `options` with the deprovisioning mode set.
+pub fn in_mode(mode: &'static str, mut options: Options) -> Options {
+    options
+        .extra_env
+        .push(("SCIM__PROVISIONING__DEPROVISION_MODE", mode.to_owned()));
+    options
+}
+
 /// Settings as an operator would give them, through the environment.
 pub fn settings_for(db_url: &str, options: &Options) -> Settings {
     let url = match options.url_query {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_scim_error, Options, TestApp, TestDb};
+use crate::helpers::{assert_scim_error, in_both_modes, in_mode, Options, TestApp, TestDb};
 
 const UPN: &str = "Adele.Vance@contoso.onmicrosoft.com";
 const MAIL: &str = "adele@contoso.com";
@@ -67,157 +67,159 @@ impl TestApp {
     }
 }
 
-#[tokio::test]
-async fn entra_default_mapping_with_upn_other_than_mail_works_end_to_end() {
-    let app = TestApp::spawn().await;
+in_both_modes! {
+    async fn entra_default_mapping_with_upn_other_than_mail_works_end_to_end(mode) {
+        let app = TestApp::spawn_with(in_mode(mode, Options::default())).await;
 
-    // Connection test and the matching queries before the create find nobody.
-    let probe = app
-        .list("userName eq \"0b9a8f4e-5a7c-4c37-9f0c-3f8f2a7d1e55\"")
-        .await;
-    assert_eq!(
-        (&probe["totalResults"], &probe["Resources"]),
-        (&json!(0), &json!([]))
-    );
-    for filter in [
-        format!("userName eq \"{UPN}\""),
-        format!("externalId eq \"{OBJECT_ID}\""),
-        format!("emails[type eq \"work\"].value eq \"{MAIL}\""),
-    ] {
-        assert!(app.found(&filter).await.is_empty(), "{filter}");
+        // Connection test and the matching queries before the create find nobody.
+        let probe = app
+            .list("userName eq \"0b9a8f4e-5a7c-4c37-9f0c-3f8f2a7d1e55\"")
+            .await;
+        assert_eq!(
+            (&probe["totalResults"], &probe["Resources"]),
+            (&json!(0), &json!([]))
+        );
+        for filter in [
+            format!("userName eq \"{UPN}\""),
+            format!("externalId eq \"{OBJECT_ID}\""),
+            format!("emails[type eq \"work\"].value eq \"{MAIL}\""),
+        ] {
+            assert!(app.found(&filter).await.is_empty(), "{filter}");
+        }
+
+        // Create: both values come back as sent; the app signs Adele in with the mail address.
+        let created = app.post_user(&entra_user(UPN, MAIL)).await;
+        assert_eq!(created.status().as_u16(), 201);
+        let user: Value = created.json().await.unwrap();
+        let id = user["id"].as_str().unwrap().to_owned();
+        assert_eq!(user["userName"], UPN);
+        assert_eq!(
+            user["emails"],
+            json!([{"primary": true, "type": "work", "value": MAIL}])
+        );
+        assert_eq!(app.user_email(&id).await.as_deref(), Some(MAIL));
+        assert_eq!(app.stored_user_name(&id).await.as_deref(), Some(UPN));
+        let fetched = app.get_json(&format!("/Users/{id}")).await;
+        assert_eq!(
+            (&fetched["userName"], &fetched["emails"]),
+            (&user["userName"], &user["emails"])
+        );
+
+        // The three ways Entra matches each find exactly Adele; the mail is not her userName.
+        for filter in [
+            "userName eq \"adele.vance@CONTOSO.onmicrosoft.com\"".to_owned(),
+            format!("externalId eq \"{OBJECT_ID}\""),
+            "emails[type eq \"work\"].value eq \"Adele@Contoso.com\"".to_owned(),
+            format!("emails.value eq \"{MAIL}\""),
+        ] {
+            assert_eq!(app.found(&filter).await, vec![id.clone()], "{filter}");
+        }
+        assert!(app
+            .found(&format!("userName eq \"{MAIL}\""))
+            .await
+            .is_empty());
+
+        // A new work address moves the sign-in address; userName stays.
+        let moved = app
+            .patch_user(
+                &id,
+                json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "adele.vance@contoso.com"}]),
+            )
+            .await;
+        assert_eq!(moved.status().as_u16(), 200);
+        assert_eq!(moved.json::<Value>().await.unwrap()["userName"], UPN);
+        assert_eq!(
+            app.user_email(&id).await.as_deref(),
+            Some("adele.vance@contoso.com")
+        );
+        assert!(app
+            .found(&format!("emails[type eq \"work\"].value eq \"{MAIL}\""))
+            .await
+            .is_empty());
+        assert_eq!(
+            app.found("emails[type eq \"work\"].value eq \"adele.vance@contoso.com\"")
+                .await,
+            vec![id.clone()]
+        );
+
+        // Disable and enable, as Entra sends them.
+        let sessions = app.session_version(&id).await;
+        let disabled = app
+            .patch_user(
+                &id,
+                json!([{"op": "Replace", "path": "active", "value": "False"}]),
+            )
+            .await;
+        assert_eq!(disabled.status().as_u16(), 200);
+        assert!(!app.is_active(&id).await);
+        assert_eq!(app.session_version(&id).await, sessions + 1);
+        let enabled = app
+            .patch_user(
+                &id,
+                json!([{"op": "Replace", "path": "active", "value": "True"}]),
+            )
+            .await;
+        assert_eq!(enabled.status().as_u16(), 200);
+        assert!(app.is_active(&id).await);
+
+        // DELETE hides Adele; the membership row stays with its externalId.
+        let deleted = app.delete_user(&id).await;
+        assert_eq!(deleted.status().as_u16(), 204);
+        assert_eq!(app.status(&format!("/Users/{id}")).await, 404);
+        assert!(app
+            .found(&format!("externalId eq \"{OBJECT_ID}\""))
+            .await
+            .is_empty());
+
+        // Re-provisioned with yet another address: the same id, one account.
+        let back = app.post_user(&entra_user(UPN, "adele.v@contoso.com")).await;
+        assert_eq!(back.status().as_u16(), 201);
+        let back: Value = back.json().await.unwrap();
+        assert_eq!(back["id"], id.as_str());
+        assert_eq!(back["emails"][0]["value"], "adele.v@contoso.com");
+        assert_eq!(
+            app.user_email(&id).await.as_deref(),
+            Some("adele.v@contoso.com")
+        );
+        assert!(app.is_active(&id).await);
+        assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
+        assert_eq!(app.audit_count("org.member_reactivated", &id).await, 2);
     }
-
-    // Create: both values come back as sent; the app signs Adele in with the mail address.
-    let created = app.post_user(&entra_user(UPN, MAIL)).await;
-    assert_eq!(created.status().as_u16(), 201);
-    let user: Value = created.json().await.unwrap();
-    let id = user["id"].as_str().unwrap().to_owned();
-    assert_eq!(user["userName"], UPN);
-    assert_eq!(
-        user["emails"],
-        json!([{"primary": true, "type": "work", "value": MAIL}])
-    );
-    assert_eq!(app.user_email(&id).await.as_deref(), Some(MAIL));
-    assert_eq!(app.stored_user_name(&id).await.as_deref(), Some(UPN));
-    let fetched = app.get_json(&format!("/Users/{id}")).await;
-    assert_eq!(
-        (&fetched["userName"], &fetched["emails"]),
-        (&user["userName"], &user["emails"])
-    );
-
-    // The three ways Entra matches each find exactly Adele; the mail is not her userName.
-    for filter in [
-        "userName eq \"adele.vance@CONTOSO.onmicrosoft.com\"".to_owned(),
-        format!("externalId eq \"{OBJECT_ID}\""),
-        "emails[type eq \"work\"].value eq \"Adele@Contoso.com\"".to_owned(),
-        format!("emails.value eq \"{MAIL}\""),
-    ] {
-        assert_eq!(app.found(&filter).await, vec![id.clone()], "{filter}");
-    }
-    assert!(app
-        .found(&format!("userName eq \"{MAIL}\""))
-        .await
-        .is_empty());
-
-    // A new work address moves the sign-in address; userName stays.
-    let moved = app
-        .patch_user(
-            &id,
-            json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "adele.vance@contoso.com"}]),
-        )
-        .await;
-    assert_eq!(moved.status().as_u16(), 200);
-    assert_eq!(moved.json::<Value>().await.unwrap()["userName"], UPN);
-    assert_eq!(
-        app.user_email(&id).await.as_deref(),
-        Some("adele.vance@contoso.com")
-    );
-    assert!(app
-        .found(&format!("emails[type eq \"work\"].value eq \"{MAIL}\""))
-        .await
-        .is_empty());
-    assert_eq!(
-        app.found("emails[type eq \"work\"].value eq \"adele.vance@contoso.com\"")
-            .await,
-        vec![id.clone()]
-    );
-
-    // Disable and enable, as Entra sends them.
-    let sessions = app.session_version(&id).await;
-    let disabled = app
-        .patch_user(
-            &id,
-            json!([{"op": "Replace", "path": "active", "value": "False"}]),
-        )
-        .await;
-    assert_eq!(disabled.status().as_u16(), 200);
-    assert!(!app.is_active(&id).await);
-    assert_eq!(app.session_version(&id).await, sessions + 1);
-    let enabled = app
-        .patch_user(
-            &id,
-            json!([{"op": "Replace", "path": "active", "value": "True"}]),
-        )
-        .await;
-    assert_eq!(enabled.status().as_u16(), 200);
-    assert!(app.is_active(&id).await);
-
-    // DELETE hides Adele; the membership row stays with its externalId.
-    let deleted = app.delete_user(&id).await;
-    assert_eq!(deleted.status().as_u16(), 204);
-    assert_eq!(app.status(&format!("/Users/{id}")).await, 404);
-    assert!(app
-        .found(&format!("externalId eq \"{OBJECT_ID}\""))
-        .await
-        .is_empty());
-
-    // Re-provisioned with yet another address: the same id, one account.
-    let back = app.post_user(&entra_user(UPN, "adele.v@contoso.com")).await;
-    assert_eq!(back.status().as_u16(), 201);
-    let back: Value = back.json().await.unwrap();
-    assert_eq!(back["id"], id.as_str());
-    assert_eq!(back["emails"][0]["value"], "adele.v@contoso.com");
-    assert_eq!(
-        app.user_email(&id).await.as_deref(),
-        Some("adele.v@contoso.com")
-    );
-    assert!(app.is_active(&id).await);
-    assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
-    assert_eq!(app.audit_count("org.member_reactivated", &id).await, 2);
 }
 
-#[tokio::test]
-async fn a_deleted_member_who_returns_with_a_new_address_keeps_their_id() {
-    let app = TestApp::spawn().await;
-    let user = app.create_user("first@example.com", "jdoe").await;
-    let id = user["id"].as_str().unwrap();
-    let deleted = app.delete_user(id).await;
-    assert_eq!(deleted.status().as_u16(), 204);
-    assert_eq!(
-        app.db
-            .count("SELECT count(*) FROM \"UserToOrg\" WHERE \"scimExternalId\" = 'jdoe' AND NOT \"isActive\"")
-            .await,
-        1
-    );
-    let back = app
-        .post_user(&crate::helpers::okta_user(
-            "renamed@example.com",
-            "jdoe",
-            "J",
-            "Doe",
-        ))
-        .await;
-    assert_eq!(back.status().as_u16(), 201);
-    assert_eq!(back.json::<Value>().await.unwrap()["id"], id);
-    assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
-    assert_eq!(
-        app.user_email(id).await.as_deref(),
-        Some("renamed@example.com")
-    );
-    assert_eq!(
-        app.stored_user_name(id).await.as_deref(),
-        Some("renamed@example.com")
-    );
+in_both_modes! {
+    async fn a_deleted_member_who_returns_with_a_new_address_keeps_their_id(mode) {
+        let app = TestApp::spawn_with(in_mode(mode, Options::default())).await;
+        let user = app.create_user("first@example.com", "jdoe").await;
+        let id = user["id"].as_str().unwrap();
+        let deleted = app.delete_user(id).await;
+        assert_eq!(deleted.status().as_u16(), 204);
+        assert_eq!(
+            app.db
+                .count("SELECT count(*) FROM scim_sidecar.member WHERE external_id = 'jdoe' AND NOT is_active AND hidden_at IS NOT NULL")
+                .await,
+            1
+        );
+        let back = app
+            .post_user(&crate::helpers::okta_user(
+                "renamed@example.com",
+                "jdoe",
+                "J",
+                "Doe",
+            ))
+            .await;
+        assert_eq!(back.status().as_u16(), 201);
+        assert_eq!(back.json::<Value>().await.unwrap()["id"], id);
+        assert_eq!(app.db.count("SELECT count(*) FROM \"User\"").await, 1);
+        assert_eq!(
+            app.user_email(id).await.as_deref(),
+            Some("renamed@example.com")
+        );
+        assert_eq!(
+            app.stored_user_name(id).await.as_deref(),
+            Some("renamed@example.com")
+        );
+    }
 }
 
 #[tokio::test]

@@ -4,29 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_scim_error, okta_user, Options, TestApp};
-
-/// Defines the test as a module with one `#[tokio::test]` per mode, named after the mode.
-macro_rules! in_both_modes {
-    (async fn $name:ident($mode:ident) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test]
-            async fn deactivate() {
-                run("deactivate").await
-            }
-
-            #[tokio::test]
-            async fn remove() {
-                run("remove").await
-            }
-
-            async fn run($mode: &'static str) $body
-        }
-    };
-}
+use crate::helpers::{assert_scim_error, in_both_modes, in_mode, okta_user, Options, TestApp};
 
 /// Asserts that the member is deprovisioned the way `mode` keeps it: an inactive row, or no
 /// row and what it held kept by the service; SCIM answers `active: false` either way.
@@ -47,14 +25,6 @@ async fn assert_deprovisioned(app: &TestApp, mode: &str, id: &str) {
     let expected = if mode == "remove" { (0, 1) } else { (1, 0) };
     assert_eq!((rows, kept), expected, "{mode}: {id}");
     assert!(!app.is_active(id).await);
-}
-
-/// `options` with the deprovisioning mode set.
-fn in_mode(mode: &'static str, mut options: Options) -> Options {
-    options
-        .extra_env
-        .push(("SCIM__PROVISIONING__DEPROVISION_MODE", mode.to_owned()));
-    options
 }
 
 /// Gives `user` an API key in the test org and one in another org, and OAuth grants; gives
