@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod database;
 mod discovery;
+mod faults;
 mod filters;
 mod health;
 mod helpers;
