@@ -436,6 +436,20 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(exited.status.success(), "{}", exited.status);
 }
 
+/// Sends raw bytes to the server on `port` and returns what it answered before closing (or
+/// within five seconds).
+async fn raw_exchange(port: u16, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[tokio::test]
 async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
     let Licensed {
@@ -486,6 +500,50 @@ async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 401);
+    // An address where an id goes, and in a query string: neither path nor query is logged.
+    let by_address = client
+        .get(format!(
+            "{base}/scim/v2/Users/secret.person%40example.com?excludedAttributes=secret.person@example.com"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_address.status().as_u16(), 404);
+    // Client errors, before and after authentication: never logged at ERROR.
+    for path in ["/scim/v2/Me", "/scim/v2/Bulk"] {
+        let refused = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status().as_u16(), 501);
+    }
+    let huge_header = raw_exchange(
+        port,
+        &format!(
+            "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(300_000)
+        ),
+    )
+    .await;
+    assert!(huge_header.starts_with("HTTP/1.1 431"), "{huge_header}");
+    let long_uri = raw_exchange(
+        port,
+        &format!(
+            "GET /scim/v2/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a".repeat(300_000)
+        ),
+    )
+    .await;
+    assert!(long_uri.starts_with("HTTP/1.1 431"), "{long_uri}");
+    let bad_header = raw_exchange(
+        port,
+        "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    )
+    .await;
+    assert!(bad_header.starts_with("HTTP/1.1 400"), "{bad_header}");
     let status = terminate(&mut serve);
     assert!(status.success());
     let logs = std::fs::read_to_string(&log_path).unwrap();
@@ -494,6 +552,18 @@ async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
         logs.contains("request finished"),
         "no request logs: {}",
         &logs[..logs.len().min(2000)]
+    );
+    assert!(
+        logs.contains("\"http.route\":\"/scim/v2/Users/{id}\""),
+        "no route pattern in the logs"
+    );
+    let errors: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("\"level\":\"ERROR\""))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "client errors logged at ERROR: {errors:?}"
     );
     let secret = token.strip_prefix("sbscim_").unwrap();
     // Drivers print bound parameters as byte lists, e.g. [115, 101, 99, ...].

@@ -17,5 +17,6 @@ mod modes;
 mod patching;
 mod queries;
 mod replay;
+mod requests;
 mod skeleton;
 mod users;
