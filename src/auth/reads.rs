@@ -8,7 +8,7 @@ use crate::db::DbPool;
 use crate::error::ApiError;
 
 /// Runs `read` on a pooled connection, and once more on a fresh one when the first died under
-/// it (the pool has then closed it and its idle siblings).
+/// it.
 pub async fn read_retrying<T>(
     pool: &DbPool,
     read: impl AsyncFn(&mut AsyncPgConnection) -> QueryResult<T>,
@@ -16,6 +16,7 @@ pub async fn read_retrying<T>(
     match read_once(pool, &read).await {
         Err(error) if error.is_connection_lost() => {
             tracing::info!("the database connection was lost; reading again on a fresh one");
+            pool.discard_idle();
             read_once(pool, &read).await
         }
         outcome => outcome,

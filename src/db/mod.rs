@@ -53,6 +53,13 @@ impl DbPool {
     pub async fn get(&self) -> Result<PooledConnection, PoolError> {
         self.0.get().await.map(|conn| PooledConnection(Some(conn)))
     }
+
+    /// Closes every idle connection, for a retry after a connection died: what killed it has
+    /// most likely killed its siblings too, and the dead one itself may be back in the pool
+    /// before its driver has seen the socket close.
+    pub fn discard_idle(&self) {
+        self.0.retain(|_, _| false);
+    }
 }
 
 /// A checked-out connection; use it as an `AsyncPgConnection`.

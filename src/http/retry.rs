@@ -8,13 +8,13 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, Handler, HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
-/// `handler`, run again once when its connection was lost (see [`ApiError::is_connection_lost`]).
-/// The pool has by then closed the dead connection and its idle siblings
-/// (`db::PooledConnection`), so the second run opens a fresh one.
+/// `handler`, run again once when its connection was lost (see [`ApiError::is_connection_lost`]),
+/// after the pool's idle connections are closed, so that the second run opens a fresh one.
 pub fn retry_read<H, Args>(handler: H) -> RetryRead<H, Args>
 where
     H: Handler<Args, Output = Result<HttpResponse, ApiError>>,
@@ -60,6 +60,9 @@ where
                     tracing::info!(
                         "the database connection was lost; reading again on a fresh one"
                     );
+                    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+                        state.pool.discard_idle();
+                    }
                     let args = Args::extract(&req).await.map_err(Into::into)?;
                     Ok(handler.call(args).await?)
                 }
