@@ -653,3 +653,141 @@ async fn check_says_which_deprovisioning_mode_applies_and_why() {
         "{report}"
     );
 }
+
+/// `count` creates of distinct people, each on its own connection, started at once.
+fn spawn_creates(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    count: usize,
+) -> Vec<tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>> {
+    (0..count)
+        .map(|i| {
+            let email = format!("stop{i}@example.com");
+            tokio::spawn(
+                client
+                    .post(format!("{base}/scim/v2/Users"))
+                    .bearer_auth(token)
+                    // An idle kept-alive connection would hold the stop up until its timeout.
+                    .header("connection", "close")
+                    .json(&crate::helpers::okta_user(
+                        &email,
+                        &format!("00u-stop{i}"),
+                        "Stop",
+                        "Test",
+                    ))
+                    .send(),
+            )
+        })
+        .collect()
+}
+
+/// Returns once `count` sessions of the service wait on a lock (table or advisory).
+async fn until_sessions_wait(db: &TestDb, count: i64) {
+    let waiting = eventually(Duration::from_secs(20), || async {
+        db.service_sessions("waiting").await >= count
+    })
+    .await;
+    assert!(
+        waiting.is_some(),
+        "fewer than {count} requests reached the database"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_under_load_finishes_every_request_and_leaves_no_transaction_open() {
+    use diesel_async::SimpleAsyncConnection;
+    let Licensed {
+        db,
+        token,
+        port,
+        mut vars,
+    } = licensed().await;
+    vars.push(("SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS", "30".into()));
+    vars.push(("SCIM__DATABASE__POOL_MAX_SIZE", "24".into()));
+    let mut serve = start_serve(&vars);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_serving(&client, port).await;
+
+    let mut blocker = db.lock_table("UserToOrg").await;
+    let creates = spawn_creates(&client, &base, &token, 20);
+    until_sessions_wait(&db, 20).await;
+    // SAFETY: sending a signal to a child process we own.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    until_connections_are_refused(&base).await;
+    assert!(
+        serve.try_wait().unwrap().is_none(),
+        "exited with requests in flight"
+    );
+    blocker.batch_execute("COMMIT").await.unwrap();
+    for create in creates {
+        let response = create.await.unwrap().expect("an answer");
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    // Well inside the 30 s grace period: the last request ends the stop.
+    let exited = wait_with_deadline(serve, Duration::from_secs(15));
+    assert!(exited.status.success(), "{}", exited.status);
+    assert_eq!(db.count("SELECT count(*) FROM \"UserToOrg\"").await, 20);
+    let gone = eventually(Duration::from_secs(10), || async {
+        db.count(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'scim-sidecar'",
+        )
+        .await
+            == 0
+    })
+    .await;
+    assert!(gone.is_some(), "the service left sessions behind");
+}
+
+#[tokio::test]
+async fn sigterm_with_requests_past_the_grace_period_exits_in_time_and_writes_nothing() {
+    use diesel_async::SimpleAsyncConnection;
+    let Licensed {
+        db,
+        token,
+        port,
+        mut vars,
+    } = licensed().await;
+    vars.push(("SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS", "2".into()));
+    let serve = start_serve(&vars);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_serving(&client, port).await;
+
+    let mut blocker = db.lock_table("UserToOrg").await;
+    let creates = spawn_creates(&client, &base, &token, 5);
+    until_sessions_wait(&db, 5).await;
+    let signalled = std::time::Instant::now();
+    // SAFETY: sending a signal to a child process we own.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    let exited = wait_with_deadline(serve, Duration::from_secs(10));
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(6), "exited after {took:?}");
+    assert!(exited.status.success(), "{}", exited.status);
+    for create in creates {
+        // Cut off: no answer, or a refusal; never a success.
+        if let Ok(response) = create.await.unwrap() {
+            assert_ne!(response.status().as_u16(), 201);
+        }
+    }
+    // PostgreSQL ends the abandoned backends (their client is gone) without waiting for the
+    // lock, and rolls their transactions back.
+    let gone = eventually(Duration::from_secs(10), || async {
+        db.count(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'scim-sidecar'",
+        )
+        .await
+            == 0
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "sessions of the stopped service are still open"
+    );
+    blocker.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(db.count("SELECT count(*) FROM \"User\"").await, 0);
+    assert_eq!(db.count("SELECT count(*) FROM \"UserToOrg\"").await, 0);
+}
