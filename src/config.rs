@@ -50,7 +50,17 @@ pub struct ServerSettings {
     /// Kill switch: `false` answers every SCIM request with 403 and touches no data.
     pub enabled: bool,
     pub shutdown_timeout_secs: u64,
+    /// Larger request bodies answer 413 without being read.
     pub max_body_bytes: usize,
+    /// A request body must have arrived this long after the request did; then 408.
+    pub body_timeout_ms: u64,
+    /// A SCIM request must be answered within this; then 503 and its transaction rolled back.
+    /// Below the 60 s IdPs wait.
+    pub request_deadline_ms: u64,
+    /// Requests a second per token; `0` disables the rate limit.
+    pub rate_limit_per_second: u32,
+    /// Requests a token may send at once before the rate applies.
+    pub rate_limit_burst: u32,
     /// HTTP worker threads; defaults to the number of CPU cores.
     pub workers: Option<usize>,
 }
@@ -218,6 +228,23 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        for (key, value) in [
+            ("server.body_timeout_ms", self.server.body_timeout_ms),
+            (
+                "server.request_deadline_ms",
+                self.server.request_deadline_ms,
+            ),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::invalid(key, "must be at least 1"));
+            }
+        }
+        if self.server.rate_limit_per_second > 0 && self.server.rate_limit_burst == 0 {
+            return Err(SettingsError::invalid(
+                "server.rate_limit_burst",
+                "must be at least 1 while server.rate_limit_per_second is set",
+            ));
+        }
         if self.database.acquire_timeout_ms == 0 {
             return Err(SettingsError::invalid(
                 "database.acquire_timeout_ms",
@@ -381,6 +408,18 @@ mod tests {
                 "server.public_url",
             ),
             (&[("SCIM_LOG_FORMAT", "xml")], "log.format"),
+            (
+                &[("SCIM__SERVER__REQUEST_DEADLINE_MS", "0")],
+                "server.request_deadline_ms",
+            ),
+            (
+                &[("SCIM__SERVER__BODY_TIMEOUT_MS", "0")],
+                "server.body_timeout_ms",
+            ),
+            (
+                &[("SCIM__SERVER__RATE_LIMIT_BURST", "0")],
+                "server.rate_limit_burst",
+            ),
             (&[("SCIM_LICENSE_KEY", "a.b.c")], "license.public_key_file"),
             (
                 &[("SCIM__DATABASE__APPLICATION_NAME", "x'; drop")],

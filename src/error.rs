@@ -2,12 +2,14 @@
 //! here and nowhere else; server-side failures are logged here, once, with their cause chain,
 //! and the client sees only a fixed sentence.
 
+use std::time::Duration;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use crate::db::PoolError;
+use crate::db::{self, PoolError};
 use crate::scim::{ScimError, ScimType, SCIM_MEDIA_TYPE};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +23,12 @@ pub enum ApiError {
     Disabled,
     #[error("the org is not entitled to SCIM")]
     NotEntitled,
+    /// The token sent more requests than `server.rate_limit_*` allow; it may retry after this.
+    #[error("rate limit exceeded")]
+    RateLimited { retry_after: Duration },
+    /// The request ran past `server.request_deadline_ms`; its work was abandoned.
+    #[error("the request deadline passed")]
+    DeadlinePassed,
     #[error("database error")]
     Database(#[from] DieselError),
     #[error("database pool error")]
@@ -31,6 +39,65 @@ pub enum ApiError {
 
 const INTERNAL_DETAIL: &str = "An internal error occurred; it has been logged.";
 const UNAVAILABLE_DETAIL: &str = "The service is temporarily unavailable; retry later.";
+const CONCURRENT_DETAIL: &str = "A concurrent request changed the same resource; retry.";
+
+/// What a database error means for the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DbFailure {
+    NotFound,
+    Uniqueness,
+    /// Deadlock or serialization failure: the transaction was rolled back; a retry may pass.
+    Concurrent,
+    /// Lock or statement timeout, or a cancelled statement: the database is busy.
+    Busy,
+    /// The connection died (terminated backend, restart, network).
+    ConnectionLost,
+    /// Anything else: a fault of the service or its database.
+    Other,
+}
+
+/// Classifies by diesel's kind, and for the kinds diesel-async 0.9 reports as `Unknown` (it
+/// maps only eight SQLSTATEs and keeps the code itself private) by PostgreSQL's message,
+/// which every pooled connection asks to be in English (`lc_messages = 'C'`, see
+/// `db::build_pool`). The SQLSTATE each message stands for is noted beside it.
+fn classify(error: &DieselError) -> DbFailure {
+    match error {
+        DieselError::NotFound => DbFailure::NotFound,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => DbFailure::Uniqueness,
+        // 40001
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+            DbFailure::Concurrent
+        }
+        DieselError::BrokenTransactionManager => DbFailure::ConnectionLost,
+        _ if db::is_connection_lost(error) => DbFailure::ConnectionLost,
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            if message.starts_with("deadlock detected") {
+                // 40P01
+                DbFailure::Concurrent
+            } else if message.starts_with("canceling statement due to")
+                || message.starts_with("could not obtain lock")
+            {
+                // 57014 (statement timeout, cancel request), 55P03 (lock timeout, NOWAIT)
+                DbFailure::Busy
+            } else {
+                DbFailure::Other
+            }
+        }
+        _ => DbFailure::Other,
+    }
+}
+
+/// How loudly a failure is logged: ERROR only when the service or its database failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Severity {
+    /// The client's doing (4xx, 501): the request's own log line says enough.
+    Client,
+    /// Busy or briefly unavailable, recovering by itself: WARN.
+    Degraded,
+    /// The service or its database failed: ERROR.
+    Fault,
+}
 
 impl ApiError {
     /// The client-facing error.
@@ -42,45 +109,63 @@ impl ApiError {
             ApiError::NotEntitled => ScimError::forbidden(
                 "This organization's licence does not include SCIM provisioning.",
             ),
-            ApiError::Database(error) => database_error(error),
+            ApiError::RateLimited { .. } => {
+                ScimError::new(429, None, "Too many requests with this token; retry later.")
+            }
+            ApiError::DeadlinePassed => ScimError::new(503, None, UNAVAILABLE_DETAIL),
+            ApiError::Database(error) => match classify(error) {
+                DbFailure::NotFound => ScimError::not_found("Resource not found."),
+                DbFailure::Uniqueness => {
+                    ScimError::conflict("The resource conflicts with an existing one.")
+                }
+                DbFailure::Concurrent => ScimError::new(409, None, CONCURRENT_DETAIL),
+                DbFailure::Busy | DbFailure::ConnectionLost => {
+                    ScimError::new(503, None, UNAVAILABLE_DETAIL)
+                }
+                DbFailure::Other => ScimError::new(500, None, INTERNAL_DETAIL),
+            },
             ApiError::Pool(_) => ScimError::new(503, None, UNAVAILABLE_DETAIL),
             ApiError::Internal(_) => ScimError::new(500, None, INTERNAL_DETAIL),
         }
     }
-}
 
-fn database_error(error: &DieselError) -> ScimError {
-    match error {
-        DieselError::NotFound => ScimError::not_found("Resource not found."),
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            ScimError::conflict("The resource conflicts with an existing one.")
+    /// The request's connection died under it: nothing it had not committed was kept, and a
+    /// read may run again on a fresh connection.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, ApiError::Database(error) if classify(error) == DbFailure::ConnectionLost)
+    }
+
+    fn severity(&self) -> Severity {
+        match self {
+            ApiError::Database(error) => match classify(error) {
+                DbFailure::Other => Severity::Fault,
+                DbFailure::Busy | DbFailure::ConnectionLost => Severity::Degraded,
+                DbFailure::NotFound | DbFailure::Uniqueness | DbFailure::Concurrent => {
+                    Severity::Client
+                }
+            },
+            // All connections busy: the database is slow, not gone.
+            ApiError::Pool(deadpool::managed::PoolError::Timeout(
+                deadpool::managed::TimeoutType::Wait,
+            )) => Severity::Degraded,
+            // No connection could be opened: the database is down or refuses the service.
+            ApiError::Pool(_) | ApiError::Internal(_) => Severity::Fault,
+            ApiError::DeadlinePassed => Severity::Degraded,
+            ApiError::Scim(_)
+            | ApiError::Unauthorized
+            | ApiError::Disabled
+            | ApiError::NotEntitled
+            | ApiError::RateLimited { .. } => Severity::Client,
         }
-        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => ScimError::new(
-            409,
-            None,
-            "A concurrent request changed the same resource; retry.",
-        ),
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-        | DieselError::BrokenTransactionManager => ScimError::new(503, None, UNAVAILABLE_DETAIL),
-        // The driver reports these SQLSTATEs (40P01, 55P03, 57014) as `Unknown`; PostgreSQL's
-        // message is the only distinguishing mark it passes on.
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
-            if info.message().starts_with("deadlock detected") =>
-        {
-            ScimError::new(
-                409,
-                None,
-                "A concurrent request changed the same resource; retry.",
-            )
+    }
+
+    fn cause(&self) -> String {
+        match self {
+            ApiError::Database(e) => cause_chain(e),
+            ApiError::Pool(e) => cause_chain(e),
+            ApiError::Internal(e) => format!("{e:#}"),
+            other => other.to_string(),
         }
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
-            if info.message().contains("statement timeout")
-                || info.message().contains("lock timeout")
-                || info.message().starts_with("could not obtain lock") =>
-        {
-            ScimError::new(503, None, UNAVAILABLE_DETAIL)
-        }
-        _ => ScimError::new(500, None, INTERNAL_DETAIL),
     }
 }
 
@@ -103,26 +188,28 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let scim = self.to_scim();
-        if scim.status >= 500 {
-            let chain = match self {
-                ApiError::Database(e) => cause_chain(e),
-                ApiError::Pool(e) => cause_chain(e),
-                ApiError::Internal(e) => format!("{e:#}"),
-                other => other.to_string(),
-            };
-            tracing::error!(error.cause = %chain, http.status = scim.status, "request failed");
+        match self.severity() {
+            Severity::Fault => {
+                tracing::error!(error.cause = %self.cause(), http.status = scim.status, "request failed");
+            }
+            Severity::Degraded => {
+                tracing::warn!(error.cause = %self.cause(), http.status = scim.status, "request refused: the database is busy or unavailable");
+            }
+            Severity::Client => {}
         }
         let mut response = scim_error_response(&scim);
+        let headers = response.headers_mut();
         match self {
             ApiError::Unauthorized => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::RateLimited { retry_after } => {
+                // Whole seconds, rounded up: a client retrying after it finds a token.
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
             }
             _ if scim.status == 503 => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }
@@ -138,22 +225,31 @@ pub fn scim_error_response(error: &ScimError) -> HttpResponse {
         .json(error.envelope())
 }
 
-/// Malformed JSON bodies become 400 `invalidSyntax` (RFC 7644 §3.12).
+/// Malformed JSON bodies become 400 `invalidSyntax` (RFC 7644 §3.12). Size and media type are
+/// checked before the body is read (`http::body`); the extractor's own checks answer alike.
 pub fn json_body_error(error: actix_web::error::JsonPayloadError) -> ApiError {
     use actix_web::error::JsonPayloadError;
-    let detail = match &error {
-        JsonPayloadError::ContentType => {
-            "The request body must be application/scim+json or application/json.".to_owned()
-        }
+    let error = match &error {
+        JsonPayloadError::ContentType => ScimError::new(415, None, UNSUPPORTED_MEDIA_TYPE_DETAIL),
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            "The request body is too large.".to_owned()
+            ScimError::new(413, None, TOO_LARGE_DETAIL)
         }
         // serde's message names the position and the expected shape, never internals.
-        JsonPayloadError::Deserialize(inner) => format!("The request body is not valid: {inner}."),
-        _ => "The request body could not be read.".to_owned(),
+        JsonPayloadError::Deserialize(inner) => ScimError::bad_request(
+            ScimType::InvalidSyntax,
+            format!("The request body is not valid: {inner}."),
+        ),
+        _ => ScimError::bad_request(
+            ScimType::InvalidSyntax,
+            "The request body could not be read.",
+        ),
     };
-    ApiError::Scim(ScimError::bad_request(ScimType::InvalidSyntax, detail))
+    ApiError::Scim(error)
 }
+
+pub const UNSUPPORTED_MEDIA_TYPE_DETAIL: &str =
+    "The request body must be application/scim+json or application/json, in UTF-8.";
+pub const TOO_LARGE_DETAIL: &str = "The request body is too large.";
 
 #[cfg(test)]
 mod tests {
@@ -202,6 +298,86 @@ mod tests {
         ));
         assert_eq!(other.to_scim().status, 500);
         assert_eq!(other.to_scim().detail, INTERNAL_DETAIL);
+    }
+
+    /// A database error as diesel-async reports one whose SQLSTATE it does not map.
+    fn unknown(message: &'static str) -> ApiError {
+        struct Message(&'static str);
+        impl diesel::result::DatabaseErrorInformation for Message {
+            fn message(&self) -> &str {
+                self.0
+            }
+            fn details(&self) -> Option<&str> {
+                None
+            }
+            fn hint(&self) -> Option<&str> {
+                None
+            }
+            fn table_name(&self) -> Option<&str> {
+                None
+            }
+            fn column_name(&self) -> Option<&str> {
+                None
+            }
+            fn constraint_name(&self) -> Option<&str> {
+                None
+            }
+            fn statement_position(&self) -> Option<i32> {
+                None
+            }
+        }
+        ApiError::Database(DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(Message(message)),
+        ))
+    }
+
+    #[test]
+    fn postgres_error_classes_map_to_their_answers() {
+        for (message, status, lost) in [
+            ("deadlock detected", 409, false),
+            ("canceling statement due to statement timeout", 503, false),
+            ("canceling statement due to lock timeout", 503, false),
+            ("canceling statement due to user request", 503, false),
+            ("could not obtain lock on row in relation \"t\"", 503, false),
+            (
+                "terminating connection due to administrator command",
+                503,
+                true,
+            ),
+            (
+                "terminating connection due to idle-session timeout",
+                503,
+                true,
+            ),
+            (
+                "invalid byte sequence for encoding \"UTF8\": 0x00",
+                500,
+                false,
+            ),
+        ] {
+            let error = unknown(message);
+            assert_eq!(error.to_scim().status, status, "{message}");
+            assert_eq!(error.is_connection_lost(), lost, "{message}");
+        }
+        let closed = ApiError::Database(DieselError::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand,
+            Box::new("connection closed".to_owned()),
+        ));
+        assert!(closed.is_connection_lost());
+        let response = closed.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    }
+
+    #[test]
+    fn rate_limited_answers_429_with_whole_seconds_to_wait() {
+        let response = ApiError::RateLimited {
+            retry_after: Duration::from_millis(1200),
+        }
+        .error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "2");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::token::TokenHasher;
-use crate::auth::{Authenticator, EntitlementGate, ScimAccess};
+use crate::auth::{Authenticator, EntitlementGate, ScimAccess, TokenRateLimit};
 use crate::config::{DatabaseSettings, Settings, SettingsError};
 use crate::db::repo::orgs;
 use crate::db::{self, migrations, schema_check, ConnectOptions, PoolOptions};
@@ -89,6 +89,11 @@ impl Application {
                 Duration::from_secs(settings.auth.token_cache_ttl_secs),
                 Duration::from_secs(settings.auth.last_used_interval_secs),
             ),
+            rate_limit: TokenRateLimit::new(
+                settings.server.rate_limit_per_second,
+                settings.server.rate_limit_burst,
+            ),
+            request_deadline: Duration::from_millis(settings.server.request_deadline_ms),
             gate: EntitlementGate::new(
                 license_key,
                 Duration::from_secs(settings.license.org_refresh_secs),
@@ -115,12 +120,15 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         let address = listener.local_addr()?;
-        let max_body_bytes = settings.server.max_body_bytes;
+        let body_limits = http::BodyLimits {
+            max_bytes: settings.server.max_body_bytes,
+            timeout: Duration::from_millis(settings.server.body_timeout_ms),
+        };
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(access.clone())
-                .configure(|cfg| http::routes(cfg, max_body_bytes))
+                .configure(|cfg| http::routes(cfg, body_limits))
                 .wrap(from_fn(http::request_span))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)

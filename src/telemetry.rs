@@ -8,8 +8,15 @@ use crate::config::{LogFormat, LogSettings};
 
 /// Libraries that log personal data below INFO (tokio-postgres prints query parameters, so
 /// e-mail addresses; actix-http prints request heads, so bearer tokens). They are capped
-/// whatever the filter asks for: SCIM payloads must never reach the logs.
-const PRIVACY_CAPS: &[&str] = &["tokio_postgres=info", "actix_http=info", "diesel=info"];
+/// whatever the filter asks for: SCIM payloads must never reach the logs. actix-http's HTTP/1
+/// dispatcher is silenced: it reports every malformed, oversized (431) or slow request head at
+/// ERROR ("stream error: ..."), client errors that must not read as faults of the service.
+const PRIVACY_CAPS: &[&str] = &[
+    "tokio_postgres=info",
+    "actix_http=info",
+    "actix_http::h1::dispatcher=off",
+    "diesel=info",
+];
 
 /// Installs the global subscriber. Safe to call more than once (later calls are ignored), which
 /// lets tests and `demo` share the binary's start-up path.

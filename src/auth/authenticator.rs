@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::reads::read_retrying;
 use super::token::TokenHasher;
 use crate::db::repo::tokens;
 use crate::db::DbPool;
@@ -64,8 +65,8 @@ impl Authenticator {
         let identity = match self.cached(&hash) {
             Some(identity) => identity,
             None => {
-                let mut conn = pool.get().await?;
-                let owner = tokens::find_owner(&mut conn, &hash).await?;
+                let owner =
+                    read_retrying(pool, async |conn| tokens::find_owner(conn, &hash).await).await?;
                 let identity = owner.map(|owner| TokenIdentity {
                     org_id: owner.org_id,
                     token_name: owner.name.into(),

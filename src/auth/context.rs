@@ -1,8 +1,10 @@
 //! The authenticated caller of a SCIM request, and the middleware that establishes it for the
-//! whole `/scim/v2` scope: kill switch, token, entitlement, in that order.
+//! whole `/scim/v2` scope: the request's deadline, then kill switch, token, rate limit and
+//! entitlement, in that order.
 
 use std::future::{ready, Ready};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -10,6 +12,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
+use super::rate_limit::TokenRateLimit;
 use super::{Authenticator, EntitlementGate, Grant};
 use crate::db::DbPool;
 use crate::error::ApiError;
@@ -24,18 +27,27 @@ pub struct AuthContext {
     pub grant: Grant,
 }
 
+/// When a SCIM request must have been answered: `server.request_deadline_ms` after it entered
+/// the `/scim/v2` scope. Stamped by [`require_scim_access`], the scope's first step, into the
+/// request's extensions; every later step (reading the body, the handler) stops at it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestDeadline(pub Instant);
+
 /// What admits a request to the `/scim/v2` scope. It is app data of its own (not part of the
 /// handlers' `AppState`), so that authentication depends on nothing above it.
 pub struct ScimAccess {
     /// Kill switch (`SCIM_ENABLED`).
     pub enabled: bool,
     pub authenticator: Authenticator,
+    pub rate_limit: TokenRateLimit,
     pub gate: EntitlementGate,
     pub pool: DbPool,
+    /// `server.request_deadline_ms`.
+    pub request_deadline: Duration,
 }
 
 impl ScimAccess {
-    /// Kill switch, token, entitlement, in that order; the first refusal wins.
+    /// Kill switch, token, rate limit, entitlement, in that order; the first refusal wins.
     pub async fn authorize(&self, authorization: Option<&str>) -> Result<AuthContext, ApiError> {
         if !self.enabled {
             return Err(ApiError::Disabled);
@@ -45,6 +57,9 @@ impl ScimAccess {
             .authenticate(&self.pool, authorization)
             .await?;
         tracing::Span::current().record("org.id", identity.org_id);
+        self.rate_limit
+            .check(&identity)
+            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         let grant = self
             .gate
             .grant_for(&self.pool, identity.org_id, license::now_ms())
@@ -65,7 +80,20 @@ pub async fn require_scim_access(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    match authorize(&req).await {
+    let Some(access) = req.app_data::<web::Data<ScimAccess>>().cloned() else {
+        let error = ApiError::Internal(anyhow::anyhow!("SCIM access is not configured"));
+        return Ok(req.error_response(error).map_into_right_body());
+    };
+    let deadline = Instant::now() + access.request_deadline;
+    req.extensions_mut().insert(RequestDeadline(deadline));
+    let authorization = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let admitted = tokio::time::timeout_at(deadline.into(), access.authorize(authorization))
+        .await
+        .unwrap_or(Err(ApiError::DeadlinePassed));
+    match admitted {
         Ok(context) => {
             req.extensions_mut().insert(context);
             next.call(req)
@@ -74,17 +102,6 @@ pub async fn require_scim_access(
         }
         Err(error) => Ok(req.error_response(error).map_into_right_body()),
     }
-}
-
-async fn authorize(req: &ServiceRequest) -> Result<AuthContext, ApiError> {
-    let access = req
-        .app_data::<web::Data<ScimAccess>>()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("SCIM access is not configured")))?;
-    let authorization = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    access.authorize(authorization).await
 }
 
 impl FromRequest for AuthContext {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, TimeDelta};
 
+use super::reads::read_retrying;
 use crate::db::repo::licenses::{self, OrgLicenseRow};
 use crate::db::DbPool;
 use crate::error::ApiError;
@@ -90,7 +91,10 @@ impl EntitlementGate {
         if let Some(grant) = self.cached(org_id) {
             return Ok(grant);
         }
-        let row = licenses::find_for_org(&mut *pool.get().await?, org_id).await?;
+        let row = read_retrying(pool, async |conn| {
+            licenses::find_for_org(conn, org_id).await
+        })
+        .await?;
         let now = chrono::DateTime::from_timestamp_millis(now_ms)
             .map(|t| t.naive_utc())
             .unwrap_or_default();

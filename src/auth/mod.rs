@@ -4,8 +4,11 @@
 mod authenticator;
 mod context;
 mod entitlement;
+mod rate_limit;
+mod reads;
 pub mod token;
 
 pub use authenticator::Authenticator;
-pub use context::{require_scim_access, AuthContext, ScimAccess};
+pub use context::{require_scim_access, AuthContext, RequestDeadline, ScimAccess};
 pub use entitlement::{org_license_grant, EntitlementGate, Grant, SeatCap};
+pub use rate_limit::TokenRateLimit;

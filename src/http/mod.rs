@@ -1,83 +1,114 @@
 //! The route table and thin handlers. Handlers call `db::repo` and `scim`; they write no SQL.
 
+mod body;
+mod deadline;
 mod discovery;
 mod fallback;
 mod health;
 mod request_span;
 mod response;
+mod retry;
 mod users;
 
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::web;
+use actix_web::{guard, web, Route};
 
+pub use body::BodyLimits;
 pub use request_span::request_span;
 
 use crate::auth::require_scim_access;
 use crate::error::json_body_error;
+use retry::retry_read;
 
 /// Base path of the SCIM API.
 pub const SCIM_BASE_PATH: &str = "/scim/v2";
 
-pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
-    // IdPs send application/scim+json or application/json, with or without a charset, and
-    // some send no Content-Type at all.
+const READ_ONLY: &str = "GET, HEAD, OPTIONS";
+const COLLECTION: &str = "GET, HEAD, POST, OPTIONS";
+const ITEM: &str = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
+const SEARCH: &str = "POST, OPTIONS";
+
+pub fn routes(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
+    // Media type and size are checked by `body::read_body` before the extractor runs; a
+    // missing Content-Type is accepted (some IdPs send none), so the extractor parses any body
+    // it is given.
     let json = web::JsonConfig::default()
-        .limit(max_body_bytes)
+        .limit(limits.max_bytes)
         .content_type_required(false)
-        .content_type(|mime| {
-            mime.type_() == mime::APPLICATION
-                && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
-        })
         .error_handler(|error, _| json_body_error(error).into());
     cfg.app_data(json)
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
+        .app_data(web::PayloadConfig::new(limits.max_bytes))
+        .app_data(web::Data::new(limits))
+        .route("/healthz", read().to(health::healthz))
+        .route("/readyz", read().to(health::readyz))
         .service(
             web::scope(SCIM_BASE_PATH)
+                // Last wrapped runs first: access (and the request's deadline), then the body.
+                .wrap(from_fn(body::read_body))
                 .wrap(from_fn(require_scim_access))
                 .service(
                     web::resource("/ServiceProviderConfig")
-                        .route(web::get().to(discovery::get_service_provider_config))
-                        .default_service(web::to(fallback::method_not_allowed)),
+                        .route(read().to(discovery::get_service_provider_config))
+                        .route(options(READ_ONLY))
+                        .default_service(not_allowed(READ_ONLY))
+                        .wrap(from_fn(deadline::enforce_deadline)),
                 )
                 .service(
                     web::resource("/ResourceTypes")
-                        .route(web::get().to(discovery::list_resource_types))
-                        .default_service(web::to(fallback::method_not_allowed)),
+                        .route(read().to(discovery::list_resource_types))
+                        .route(options(READ_ONLY))
+                        .default_service(not_allowed(READ_ONLY))
+                        .wrap(from_fn(deadline::enforce_deadline)),
                 )
                 .service(
                     web::resource("/ResourceTypes/{id}")
-                        .route(web::get().to(discovery::get_resource_type))
-                        .default_service(web::to(fallback::method_not_allowed)),
+                        .route(read().to(discovery::get_resource_type))
+                        .route(options(READ_ONLY))
+                        .default_service(not_allowed(READ_ONLY))
+                        .wrap(from_fn(fallback::refuse_impossible_ids))
+                        .wrap(from_fn(deadline::enforce_deadline)),
                 )
                 .service(
                     web::resource("/Schemas")
-                        .route(web::get().to(discovery::list_schemas))
-                        .default_service(web::to(fallback::method_not_allowed)),
+                        .route(read().to(discovery::list_schemas))
+                        .route(options(READ_ONLY))
+                        .default_service(not_allowed(READ_ONLY))
+                        .wrap(from_fn(deadline::enforce_deadline)),
                 )
                 .service(
                     web::resource("/Schemas/{id}")
-                        .route(web::get().to(discovery::get_schema))
-                        .default_service(web::to(fallback::method_not_allowed)),
+                        .route(read().to(discovery::get_schema))
+                        .route(options(READ_ONLY))
+                        .default_service(not_allowed(READ_ONLY))
+                        .wrap(from_fn(fallback::refuse_impossible_ids))
+                        .wrap(from_fn(deadline::enforce_deadline)),
                 )
                 .service(
                     web::resource("/Users")
-                        .route(web::get().to(users::list_users))
+                        .route(read().to(retry_read(users::list_users)))
                         .route(web::post().to(users::create_user))
-                        .default_service(web::to(fallback::method_not_allowed)),
+                        .route(options(COLLECTION))
+                        .default_service(not_allowed(COLLECTION))
+                        .wrap(from_fn(deadline::enforce_deadline)),
                 )
                 .service(
                     web::resource("/Users/.search")
                         .route(web::post().to(users::search_users))
-                        .default_service(web::to(fallback::method_not_allowed)),
+                        .route(options(SEARCH))
+                        .default_service(not_allowed(SEARCH))
+                        .wrap(from_fn(deadline::enforce_deadline)),
                 )
                 .service(
                     web::resource("/Users/{id}")
-                        .route(web::get().to(users::get_user))
+                        .route(read().to(retry_read(users::get_user)))
                         .route(web::put().to(users::replace_user))
                         .route(web::patch().to(users::patch_user))
                         .route(web::delete().to(users::delete_user))
-                        .default_service(web::to(fallback::method_not_allowed)),
+                        .route(options(ITEM))
+                        .default_service(not_allowed(ITEM))
+                        .wrap(from_fn(fallback::refuse_impossible_ids))
+                        .wrap(from_fn(deadline::enforce_deadline)),
                 )
                 .service(web::resource(["/Me", "/Me/{rest:.*}"]).to(fallback::me_not_implemented))
                 .service(web::resource("/Bulk").to(fallback::bulk_not_implemented))
@@ -85,4 +116,19 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
                 .default_service(web::to(fallback::not_found)),
         )
         .default_service(web::to(fallback::not_found));
+}
+
+/// GET, and HEAD answered as GET (actix sends no body for HEAD).
+fn read() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+fn options(allow: &'static str) -> Route {
+    web::route()
+        .method(Method::OPTIONS)
+        .to(move || fallback::options(allow))
+}
+
+fn not_allowed(allow: &'static str) -> Route {
+    web::to(move || fallback::method_not_allowed(allow))
 }

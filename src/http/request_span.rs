@@ -1,8 +1,9 @@
 //! One tracing span per request, with a request id, and one log line when it ends.
 //!
 //! Written here rather than taken from a tracing middleware crate because the default spans of
-//! those record the query string, and SCIM filters carry e-mail addresses: only the method, the
-//! path (ids, never e-mails) and the outcome are recorded.
+//! those record the path and query string, and both can carry e-mail addresses (filters do; a
+//! careless client puts one where an id goes): only the method, the route pattern
+//! (`/scim/v2/Users/{id}`, never the path as sent) and the outcome are recorded.
 
 use std::time::Instant;
 
@@ -29,7 +30,7 @@ pub async fn request_span(
         "http.request",
         request.id = %request_id,
         http.method = %req.method(),
-        http.path = %req.path(),
+        http.route = %route_pattern(&req),
         org.id = tracing::field::Empty,
     );
     let started = Instant::now();
@@ -50,6 +51,12 @@ pub async fn request_span(
         }
         response
     })
+}
+
+/// The pattern of the route the path matches, known before routing from the app's resource
+/// map; `-` for a path no route serves.
+fn route_pattern(req: &ServiceRequest) -> String {
+    req.match_pattern().unwrap_or_else(|| "-".to_owned())
 }
 
 /// Incoming ids are echoed into logs and headers, so only short, plain ones are kept.

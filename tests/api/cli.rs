@@ -436,6 +436,20 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(exited.status.success(), "{}", exited.status);
 }
 
+/// Sends raw bytes to the server on `port` and returns what it answered before closing (or
+/// within five seconds).
+async fn raw_exchange(port: u16, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    // The server may answer and close before it has read everything.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[tokio::test]
 async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
     let Licensed {
@@ -486,6 +500,50 @@ async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
         .await
         .unwrap();
     assert_eq!(refused.status().as_u16(), 401);
+    // An address where an id goes, and in a query string: neither path nor query is logged.
+    let by_address = client
+        .get(format!(
+            "{base}/scim/v2/Users/secret.person%40example.com?note=secret.person@example.com"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_address.status().as_u16(), 404);
+    // Client errors, before and after authentication: never logged at ERROR.
+    for path in ["/scim/v2/Me", "/scim/v2/Bulk"] {
+        let refused = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status().as_u16(), 501);
+    }
+    let huge_header = raw_exchange(
+        port,
+        &format!(
+            "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(300_000)
+        ),
+    )
+    .await;
+    assert!(huge_header.starts_with("HTTP/1.1 431"), "{huge_header}");
+    let long_uri = raw_exchange(
+        port,
+        &format!(
+            "GET /scim/v2/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a".repeat(300_000)
+        ),
+    )
+    .await;
+    assert!(long_uri.starts_with("HTTP/1.1 431"), "{long_uri}");
+    let bad_header = raw_exchange(
+        port,
+        "GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    )
+    .await;
+    assert!(bad_header.starts_with("HTTP/1.1 400"), "{bad_header}");
     let status = terminate(&mut serve);
     assert!(status.success());
     let logs = std::fs::read_to_string(&log_path).unwrap();
@@ -494,6 +552,18 @@ async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
         logs.contains("request finished"),
         "no request logs: {}",
         &logs[..logs.len().min(2000)]
+    );
+    assert!(
+        logs.contains("\"http.route\":\"/scim/v2/Users/{id}\""),
+        "no route pattern in the logs"
+    );
+    let errors: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("\"level\":\"ERROR\""))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "client errors logged at ERROR: {errors:?}"
     );
     let secret = token.strip_prefix("sbscim_").unwrap();
     // Drivers print bound parameters as byte lists, e.g. [115, 101, 99, ...].
@@ -582,4 +652,142 @@ async fn check_says_which_deprovisioning_mode_applies_and_why() {
         report.contains("[warn] address lookups: index scim_user_email_identity_idx is missing"),
         "{report}"
     );
+}
+
+/// `count` creates of distinct people, each on its own connection, started at once.
+fn spawn_creates(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    count: usize,
+) -> Vec<tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>> {
+    (0..count)
+        .map(|i| {
+            let email = format!("stop{i}@example.com");
+            tokio::spawn(
+                client
+                    .post(format!("{base}/scim/v2/Users"))
+                    .bearer_auth(token)
+                    // An idle kept-alive connection would hold the stop up until its timeout.
+                    .header("connection", "close")
+                    .json(&crate::helpers::okta_user(
+                        &email,
+                        &format!("00u-stop{i}"),
+                        "Stop",
+                        "Test",
+                    ))
+                    .send(),
+            )
+        })
+        .collect()
+}
+
+/// Returns once `count` sessions of the service wait on a lock (table or advisory).
+async fn until_sessions_wait(db: &TestDb, count: i64) {
+    let waiting = eventually(Duration::from_secs(20), || async {
+        db.service_sessions("waiting").await >= count
+    })
+    .await;
+    assert!(
+        waiting.is_some(),
+        "fewer than {count} requests reached the database"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_under_load_finishes_every_request_and_leaves_no_transaction_open() {
+    use diesel_async::SimpleAsyncConnection;
+    let Licensed {
+        db,
+        token,
+        port,
+        mut vars,
+    } = licensed().await;
+    vars.push(("SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS", "30".into()));
+    vars.push(("SCIM__DATABASE__POOL_MAX_SIZE", "24".into()));
+    let mut serve = start_serve(&vars);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_serving(&client, port).await;
+
+    let mut blocker = db.lock_table("UserToOrg").await;
+    let creates = spawn_creates(&client, &base, &token, 20);
+    until_sessions_wait(&db, 20).await;
+    // SAFETY: sending a signal to a child process we own.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    until_connections_are_refused(&base).await;
+    assert!(
+        serve.try_wait().unwrap().is_none(),
+        "exited with requests in flight"
+    );
+    blocker.batch_execute("COMMIT").await.unwrap();
+    for create in creates {
+        let response = create.await.unwrap().expect("an answer");
+        assert_eq!(response.status().as_u16(), 201);
+    }
+    // Well inside the 30 s grace period: the last request ends the stop.
+    let exited = wait_with_deadline(serve, Duration::from_secs(15));
+    assert!(exited.status.success(), "{}", exited.status);
+    assert_eq!(db.count("SELECT count(*) FROM \"UserToOrg\"").await, 20);
+    let gone = eventually(Duration::from_secs(10), || async {
+        db.count(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'scim-sidecar'",
+        )
+        .await
+            == 0
+    })
+    .await;
+    assert!(gone.is_some(), "the service left sessions behind");
+}
+
+#[tokio::test]
+async fn sigterm_with_requests_past_the_grace_period_exits_in_time_and_writes_nothing() {
+    use diesel_async::SimpleAsyncConnection;
+    let Licensed {
+        db,
+        token,
+        port,
+        mut vars,
+    } = licensed().await;
+    vars.push(("SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS", "2".into()));
+    let serve = start_serve(&vars);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_serving(&client, port).await;
+
+    let mut blocker = db.lock_table("UserToOrg").await;
+    let creates = spawn_creates(&client, &base, &token, 5);
+    until_sessions_wait(&db, 5).await;
+    let signalled = std::time::Instant::now();
+    // SAFETY: sending a signal to a child process we own.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    let exited = wait_with_deadline(serve, Duration::from_secs(10));
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(6), "exited after {took:?}");
+    assert!(exited.status.success(), "{}", exited.status);
+    for create in creates {
+        // Cut off: no answer, or a refusal; never a success.
+        if let Ok(response) = create.await.unwrap() {
+            assert_ne!(response.status().as_u16(), 201);
+        }
+    }
+    // PostgreSQL ends the abandoned backends (their client is gone) without waiting for the
+    // lock, and rolls their transactions back.
+    let gone = eventually(Duration::from_secs(10), || async {
+        db.count(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'scim-sidecar'",
+        )
+        .await
+            == 0
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "sessions of the stopped service are still open"
+    );
+    blocker.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(db.count("SELECT count(*) FROM \"User\"").await, 0);
+    assert_eq!(db.count("SELECT count(*) FROM \"UserToOrg\"").await, 0);
 }

@@ -803,3 +803,43 @@ impl TestApp {
         assert!(took <= bound, "took {took:?} for a bound of {bound:?}");
     }
 }
+
+impl TestDb {
+    /// Ends every backend the service holds on this database (its pool's connections, named by
+    /// `database.application_name`), as an operator's `pg_terminate_backend` or a failover
+    /// would; returns how many there were.
+    pub async fn terminate_service_connections(&self) -> i64 {
+        self.count(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'scim-sidecar'",
+        )
+        .await
+    }
+
+    /// Sessions of the service on this database in `state` (e.g. `idle in transaction`), or
+    /// waiting on a lock when `state` is `waiting`.
+    pub async fn service_sessions(&self, state: &str) -> i64 {
+        let condition = if state == "waiting" {
+            "wait_event_type = 'Lock'".to_owned()
+        } else {
+            format!("state = '{state}'")
+        };
+        self.count(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'scim-sidecar' AND {condition}"
+        ))
+        .await
+    }
+}
+
+/// A 503 that tells the client to retry in a second.
+pub async fn assert_retry_later(response: reqwest::Response) {
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("1")
+    );
+    assert_scim_error(response, 503).await;
+}
