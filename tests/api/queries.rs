@@ -154,7 +154,7 @@ async fn every_supported_filter_is_answered_by_an_index() {
         "scim_user_email_identity_idx",
         "UserToOrg_pkey",
     ];
-    let cases: [(&str, &[&str]); 7] = [
+    let cases: [(&str, &[&str]); 8] = [
         ("userName eq \"USER1@example.com\"", &identity),
         ("userName eq \"bjensen\"", &identity),
         (
@@ -174,6 +174,10 @@ async fn every_supported_filter_is_answered_by_an_index() {
             ],
         ),
         ("id eq \"x\"", &["UserToOrg_pkey"]),
+        (
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq \"123\"",
+            &["user_profile_employee_number_idx"],
+        ),
     ];
     for (filter, indexes) in cases {
         let parsed = member_filter(&parse_filter(filter).unwrap()).unwrap();

@@ -211,11 +211,28 @@ fn field_sql<'b>(mut out: AstPass<'_, 'b, Pg>, field: &'b Field) -> QueryResult<
             out.push_sql("(");
             member::attributes.walk_ast(out.reborrow())?;
             out.push_sql(" #>> ");
-            out.push_bind_param::<Array<Text>, _>(path)?;
+            // The path is written as a constant so that an index on the same expression
+            // (migrations/…_lookup_indexes) serves it in every plan. Paths are the schema's
+            // own names; anything else would be bound.
+            if path.iter().all(|name| is_plain_name(name)) {
+                out.push_sql("'{");
+                out.push_sql(&path.join(","));
+                out.push_sql("}'::text[]");
+            } else {
+                out.push_bind_param::<Array<Text>, _>(path)?;
+            }
             out.push_sql(")");
         }
     }
     Ok(())
+}
+
+/// Letters, digits and the URN punctuation: safe inside a SQL text-array constant.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '-' | '_' | '$'))
 }
 
 /// The elements of a multi-valued attribute, as a JSON array. A member the app created shows
@@ -392,7 +409,11 @@ where
                 }
                 _ => {
                     side(out.reborrow(), true)?;
-                    out.push_sql(" COLLATE \"C\"");
+                    // Ordering by code point; equality is the same under every deterministic
+                    // collation, and without the clause it matches expression indexes.
+                    if op != Op::Eq {
+                        out.push_sql(" COLLATE \"C\"");
+                    }
                     out.push_sql(match op {
                         Op::Gt => " > ",
                         Op::Ge => " >= ",
