@@ -2,19 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{assert_scim_error, Options, TestApp};
-
-/// A 503 that tells the client to try again in a second.
-async fn assert_retry_later(response: reqwest::Response) {
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap()),
-        Some("1")
-    );
-    assert_scim_error(response, 503).await;
-}
+use crate::helpers::{assert_retry_later, Options, TestApp};
 
 #[tokio::test]
 async fn connections_carry_the_application_name_and_statement_timeout() {
