@@ -18,6 +18,11 @@ diesel::define_sql_function! {
 }
 
 diesel::define_sql_function! {
+    /// Length in bytes.
+    fn octet_length(value: Text) -> Int4;
+}
+
+diesel::define_sql_function! {
     /// The spelling a new sign-in address is stored with in `"User"."email"`.
     #[sql_name = "scim_sidecar.sign_in_form"]
     fn sign_in_form(value: Text) -> Text;

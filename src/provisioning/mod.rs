@@ -101,6 +101,7 @@ pub async fn create(
     };
     conn.transaction(async |conn| {
         locks::lock_org_memberships(conn, caller.org_id).await?;
+        ensure_indexable(conn, &write).await?;
         let now = now();
         let by_external_id = match &write.external_id {
             Some(external_id) => {
@@ -236,6 +237,7 @@ pub async fn update(
             }
         };
         let write = to_write(&doc, Some(&current))?;
+        ensure_indexable(conn, &write).await?;
         let now = now();
 
         let account_changed = update_account(conn, &current, &write, shared, now).await?;
@@ -475,6 +477,34 @@ async fn ensure_external_id_free(
                 "externalId is already used by another member of this organization.",
             )
             .into());
+        }
+    }
+    Ok(())
+}
+
+/// Identity keys live in btree and GIN indexes, whose entries PostgreSQL limits to about
+/// 2.7 kB. Compatibility normalisation can make a key many times longer than the value (one
+/// character may become 18), so long values are measured in SQL before they are written.
+async fn ensure_indexable(conn: &mut AsyncPgConnection, write: &UserWrite) -> Result<(), ApiError> {
+    /// Shorter values cannot reach the limit: 70 characters of the worst expansion stay below it.
+    const ALWAYS_FITS: usize = 70;
+    /// Leaves room for the index entry's own overhead.
+    const MAX_KEY_BYTES: i32 = 2000;
+    let addresses = write
+        .attributes
+        .get("emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.get("value").and_then(Value::as_str));
+    for (label, value) in std::iter::once(("userName", write.user_name.as_str()))
+        .chain(addresses.map(|address| ("emails.value", address)))
+    {
+        if value.chars().count() > ALWAYS_FITS
+            && accounts::identity_key_size(conn, value).await? > MAX_KEY_BYTES
+        {
+            let detail = format!("The attribute `{label}` is too long once normalised.");
+            return Err(ScimError::bad_request(ScimType::InvalidValue, detail).into());
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::functions::{identity_key, identity_key_or_null, sign_in_form};
+use crate::db::functions::{identity_key, identity_key_or_null, octet_length, sign_in_form};
 use crate::db::schema::users;
 
 /// An app account: its id and stored address.
@@ -114,6 +114,14 @@ pub async fn same_identity(
     second: &str,
 ) -> QueryResult<bool> {
     diesel::select(identity_key(first.to_owned()).eq(identity_key(second.to_owned())))
+        .get_result(conn)
+        .await
+}
+
+/// The size in bytes of a value's identity key, which indexes hold (compatibility
+/// normalisation can make it many times longer than the value).
+pub async fn identity_key_size(conn: &mut AsyncPgConnection, value: &str) -> QueryResult<i32> {
+    diesel::select(octet_length(identity_key(value.to_owned())))
         .get_result(conn)
         .await
 }
