@@ -102,16 +102,17 @@ def check_sidecar(problems, where, pod):
     if not public_url or not str(public_url[1]).startswith("https://") \
             or not str(public_url[1]).endswith(SCIM_PATH):
         problems.append(f"{here}: SCIM_PUBLIC_URL must be https://<host>{SCIM_PATH}")
-    # The sidecar hashes tokens with the app's key and writes the app's database: both must
-    # come from the same place as the app's.
     for name in ("DATABASE_URL", "SOURCEBOT_ENCRYPTION_KEY"):
-        mine = env_source(sidecar, name)
-        if mine is None or mine[0] == "value":
+        source = env_source(sidecar, name)
+        if source is None or source[0] == "value":
             problems.append(f"{here}: {name} must come from a Secret")
-        for other in containers.values():
-            theirs = env_source(other, name)
-            if other is not sidecar and theirs is not None and theirs != mine:
-                problems.append(f"{here}: {name} differs from container {other['name']}'s")
+    # Tokens are hashed with the app's key: it must be the app's own. (The database URL may
+    # differ, for example when the app goes through a transaction-mode PgBouncer.)
+    mine = env_source(sidecar, "SOURCEBOT_ENCRYPTION_KEY")
+    for other in containers.values():
+        theirs = env_source(other, "SOURCEBOT_ENCRYPTION_KEY")
+        if other is not sidecar and theirs is not None and theirs != mine:
+            problems.append(f"{here}: SOURCEBOT_ENCRYPTION_KEY differs from {other['name']}'s")
 
 
 def check_routes(problems, services, ingresses, pods):
