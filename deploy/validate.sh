@@ -26,7 +26,7 @@ ensure_kubernetes_validate() {
     return
   fi
   log "Installing kubernetes-validate $KUBERNETES_VALIDATE from PyPI"
-  "$PYTHON" -m pip install --quiet --disable-pip-version-check \
+  PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install --quiet --disable-pip-version-check \
     "kubernetes-validate==$KUBERNETES_VALIDATE"
 }
 
