@@ -71,6 +71,19 @@ async fn bad_bodies_answer_400_naming_the_attribute_and_write_nothing() {
             ),
             "invalidValue",
         ),
+        // Within the length limit, but NFKC turns each U+FDFA into 18 characters: the
+        // identity key would not fit an index entry.
+        (
+            with("userName", json!("\u{FDFA}".repeat(200))),
+            "invalidValue",
+        ),
+        (
+            with(
+                "emails",
+                json!([{"value": format!("{}@example.com", "\u{FDFA}".repeat(200))}]),
+            ),
+            "invalidValue",
+        ),
     ];
     for (body, scim_type) in bodies {
         let error = assert_scim_error(app.post_user(&body).await, 400).await;
