@@ -205,7 +205,9 @@ async fn eddsa_and_rs256_keys_are_accepted() {
 
 #[tokio::test]
 async fn a_licence_expiring_while_serving_flips_requests_to_403_at_exp() {
-    let exp = now_secs() + 2;
+    // Time enough for start-up on a loaded machine (the key must still be valid then), and
+    // short enough for `until_status`'s 10 s.
+    let exp = now_secs() + 6;
     let app = TestApp::spawn_with(Options {
         license: Some(LicenseClaims {
             exp,
