@@ -70,7 +70,15 @@ pub(super) fn lex(input: &str) -> Result<Vec<Token<'_>>, Fail> {
                 // Filter strings are JSON strings (RFC 7644 §3.4.2.2), so JSON decodes them.
                 let text = serde_json::from_str::<String>(&input[start..i]);
                 let why = "invalid string literal (bad escape or unescaped control character)";
-                Tok::Str(text.map_err(|_| Fail::new(start, why))?)
+                let text = text.map_err(|_| Fail::new(start, why))?;
+                // No stored value holds one, and PostgreSQL refuses it in text and jsonb.
+                if text.contains('\0') {
+                    return Err(Fail::new(
+                        start,
+                        "a string contains a NUL character (\\u0000)",
+                    ));
+                }
+                Tok::Str(text)
             }
             b'-' | b'0'..=b'9' => {
                 // Scan generously (`12abc` is one bad number, not a number and a word) and
@@ -84,7 +92,15 @@ pub(super) fn lex(input: &str) -> Result<Vec<Token<'_>>, Fail> {
                 }
                 let text = &input[start..i];
                 let why = || Fail::new(start, format!("invalid number `{}`", clip(text)));
-                Tok::Num(text.parse().map_err(|_| why())?)
+                let number: serde_json::Number = text.parse().map_err(|_| why())?;
+                // serde_json's default float parsing may be one ULP off; the standard
+                // library's is exact, so the value compared is the one written.
+                let number = if number.is_f64() {
+                    text.parse().ok().and_then(serde_json::Number::from_f64)
+                } else {
+                    Some(number)
+                };
+                Tok::Num(number.ok_or_else(why)?)
             }
             b if is_word_byte(b) => {
                 while i < bytes.len() && is_word_byte(bytes[i]) {

@@ -392,3 +392,42 @@ fn filters_print_and_parse_back_to_the_same_tree() {
         assert_eq!(reparsed.to_string(), printed);
     }
 }
+
+/// Found by `tests/fuzz`: serde_json's default float parsing read these one ULP off, so the
+/// filter compared another number than the one sent and did not print back as sent.
+#[test]
+fn numbers_are_read_exactly() {
+    for (text, expected) in [
+        ("-9.318929962907372e+266", -9.318929962907372e266),
+        ("-8.238087201579995e155", -8.238087201579995e155),
+        ("0.1", 0.1),
+    ] {
+        let filter = parse_filter(&format!("a eq {text}")).unwrap();
+        let Filter::Compare {
+            value: CompValue::Num(number),
+            ..
+        } = &filter
+        else {
+            panic!("{text}: {filter:?}");
+        };
+        assert_eq!(number.as_f64(), Some(expected), "{text}");
+        assert_eq!(parse_filter(&filter.to_string()).unwrap(), filter, "{text}");
+    }
+    assert!(parse_filter("a eq 1e999").is_err());
+}
+
+/// Found by `tests/api/fuzz.rs`: an escaped NUL in a string reached PostgreSQL, which refuses
+/// it in text and jsonb (500). A raw NUL was already refused before lexing.
+#[test]
+fn an_escaped_nul_in_a_string_is_refused() {
+    for input in [
+        r#"title eq "\u0000""#,
+        r#"userName eq "a\u0000b""#,
+        r#"addresses[postalCode ne "\u0000"]"#,
+    ] {
+        check_invalid_filter(input, "NUL character");
+    }
+    let err = parse_path(r#"emails[value eq "\u0000"].display"#).unwrap_err();
+    assert_eq!(err.scim_type, Some(ScimType::InvalidPath));
+    assert!(err.detail.contains("NUL character"), "{}", err.detail);
+}
