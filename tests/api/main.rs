@@ -7,6 +7,7 @@ mod database;
 mod discovery;
 mod faults;
 mod filters;
+mod fuzz;
 mod health;
 mod helpers;
 mod identity;
