@@ -843,3 +843,36 @@ pub async fn assert_retry_later(response: reqwest::Response) {
     );
     assert_scim_error(response, 503).await;
 }
+
+/// A second server on a test's database, as a second replica behind a load balancer: its own
+/// pool, token cache and rate limiter; the same org and token.
+pub struct Replica {
+    pub base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Starts another server on this app's database, configured by `options` (the options
+    /// this app was started with, for two replicas of one deployment).
+    pub async fn spawn_replica(&self, options: Options) -> Replica {
+        let settings = settings_for(&self.db.url, &options);
+        let app = Application::build(&settings).await.expect("replica builds");
+        let base = format!("http://{}/scim/v2", app.address());
+        tokio::spawn(app.run_until_stopped());
+        Replica {
+            base,
+            token: self.token.clone(),
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+impl Replica {
+    /// A SCIM request with the test org's token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+}

@@ -18,6 +18,7 @@ mod modes;
 mod patching;
 mod queries;
 mod replay;
+mod replicas;
 mod requests;
 mod skeleton;
 mod users;
