@@ -11,7 +11,8 @@
 # For each member count N it starts the release build's `demo` (`--features dev`: a scratch
 # database `scim_demo` with the app fixture, the migrations, an org, a token and a licence),
 # seeds the org with N members by SQL, and measures every operation at every concurrency.
-# Results: OUT/results.tsv, OUT/benchmarks.png, and the table on stdout (OUT: target/bench).
+# Results: OUT/results.tsv, OUT/table.md, OUT/benchmarks.png, and the table on stdout
+# (OUT: target/bench).
 # Operations: get_id username_found username_missing work_email page_end create_new
 # create_adopt patch_profile deactivate (also measures reactivate) delete.
 set -euo pipefail
@@ -34,7 +35,7 @@ while (($#)); do
     --ops) ops=$2; shift 2 ;;
     --pool) pool=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -139,12 +140,24 @@ quiesce() {
   done
 }
 
-# Removes what a write run left: its pool, and people created by POST.
+# Removes what a write run left: its pool, and people created by POST. Table by table with
+# the foreign-key triggers off (a scratch database): a cascade from "User" would scan
+# "UserToOrg" and the token tables once per person, none of them being indexed on "userId".
 unseed() {
   quiesce
   sql <<SQL
-DELETE FROM scim_sidecar.user_profile WHERE org_id = $org AND user_id !~ '^m[0-9]+\$';
-DELETE FROM public."User" WHERE id !~ '^m[0-9]+\$' AND email LIKE '%@bench.example';
+SET session_replication_role = replica;
+BEGIN;
+CREATE TEMP TABLE gone ON COMMIT DROP AS
+  SELECT id FROM public."User" WHERE id !~ '^m[0-9]+\$' AND email LIKE '%@bench.example';
+DELETE FROM public."UserToOrg" WHERE "userId" IN (SELECT id FROM gone);
+DELETE FROM scim_sidecar.user_profile WHERE user_id IN (SELECT id FROM gone);
+DELETE FROM public."ApiKey" WHERE "createdById" IN (SELECT id FROM gone);
+DELETE FROM public."OAuthToken" WHERE "userId" IN (SELECT id FROM gone);
+DELETE FROM public."OAuthRefreshToken" WHERE "userId" IN (SELECT id FROM gone);
+DELETE FROM public."OAuthAuthorizationCode" WHERE "userId" IN (SELECT id FROM gone);
+DELETE FROM public."User" WHERE id IN (SELECT id FROM gone);
+COMMIT;
 SQL
 }
 
@@ -268,4 +281,5 @@ for n in ${members//,/ }; do
 done
 
 gnuplot -e "results='$results'; output='$out/benchmarks.png'" $bench/plot.gp
-echo "results: $results, plot: $out/benchmarks.png"
+awk -f $bench/table.awk "$results" >"$out/table.md"
+echo "results: $results, $out/table.md (Markdown), plot: $out/benchmarks.png"
