@@ -1,5 +1,5 @@
 -- POST /Users of a person the app does not know: the whole transaction, 14 statements.
--- Captured from the service with log_statement=all (see docs/benchmarks.md, "Reading the SQL");
+-- Captured from the service (commit 0739b17) with log_statement=all (see docs/benchmarks.md, "Reading the SQL");
 -- bound parameters become pgbench variables (:org, and the person this transaction uses),
 -- generated ids gen_random_uuid(), timestamps LOCALTIMESTAMP(3).
 -- Each client numbers its people (-D k=0); run.sh deletes them after the run.

@@ -1,5 +1,5 @@
 -- PATCH /Users/{id} replacing title: the whole transaction, 10 statements.
--- Captured from the service with log_statement=all (see docs/benchmarks.md, "Reading the SQL");
+-- Captured from the service (commit 0739b17) with log_statement=all (see docs/benchmarks.md, "Reading the SQL");
 -- bound parameters become pgbench variables (:org, and the person this transaction uses),
 -- generated ids gen_random_uuid(), timestamps LOCALTIMESTAMP(3).
 \set i random(1, :n)

@@ -1,6 +1,6 @@
 -- PATCH /Users/{id} with active true on a deactivated member: the whole transaction,
 -- 12 statements.
--- Captured from the service with log_statement=all (see docs/benchmarks.md, "Reading the SQL");
+-- Captured from the service (commit 0739b17) with log_statement=all (see docs/benchmarks.md, "Reading the SQL");
 -- bound parameters become pgbench variables (:org, and the person this transaction uses),
 -- generated ids gen_random_uuid(), timestamps LOCALTIMESTAMP(3).
 -- Each client walks its own slice of the pool run.sh seeded (-D from, count, clients, k=0), as
