@@ -8,15 +8,13 @@
 //! the org is never walked.
 
 use diesel::dsl::{array, not};
-use diesel::expression::ValidGrouping;
-use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{Bool, Nullable};
 use diesel::BoxableExpression;
 
-use super::generic::Generic;
+use super::generic::{hand_written_expression, Generic};
 use crate::db::functions::{coalesce_text, has_email, identity_key, identity_key_or_null, known};
 use crate::db::schema::{member, user_profile, users};
 
@@ -171,10 +169,8 @@ impl MemberAmong {
     }
 }
 
-impl Expression for MemberAmong {
-    // Nullable only to compose with the nullable conditions it is combined with.
-    type SqlType = Nullable<Bool>;
-}
+// Nullable only to compose with the nullable conditions it is combined with.
+hand_written_expression!(MemberAmong, Nullable<Bool>);
 
 impl QueryFragment<Pg> for MemberAmong {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -192,16 +188,3 @@ impl QueryFragment<Pg> for MemberAmong {
         Ok(())
     }
 }
-
-impl QueryId for MemberAmong {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl ValidGrouping<()> for MemberAmong {
-    type IsAggregate = is_aggregate::Never;
-}
-
-// It names only `member.user_id`, which every member query source has.
-impl<QS> AppearsOnTable<QS> for MemberAmong {}
-impl<QS> SelectableExpression<QS> for MemberAmong {}

@@ -6,14 +6,36 @@
 //! connection.
 
 use chrono::NaiveDateTime;
-use diesel::expression::ValidGrouping;
-use diesel::expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression};
 use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamp};
 use diesel::QueryResult;
 
 use crate::db::schema::{member, users};
+
+/// The diesel traits of a hand-written SQL fragment used as an expression of `$sql_type`: it
+/// is never an aggregate, names only the columns of the member view and `"User"` (which every
+/// member query joins), and is cached by its SQL text (no static query id).
+macro_rules! hand_written_expression {
+    ($fragment:ty, $sql_type:ty) => {
+        impl diesel::expression::Expression for $fragment {
+            type SqlType = $sql_type;
+        }
+
+        impl diesel::query_builder::QueryId for $fragment {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+
+        impl diesel::expression::ValidGrouping<()> for $fragment {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+
+        impl<QS> diesel::expression::AppearsOnTable<QS> for $fragment {}
+        impl<QS> diesel::expression::SelectableExpression<QS> for $fragment {}
+    };
+}
+pub(super) use hand_written_expression;
 
 /// A singular value of a member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,22 +121,7 @@ pub enum Generic {
     NonEmpty(&'static str),
 }
 
-impl Expression for Generic {
-    type SqlType = Nullable<Bool>;
-}
-
-impl QueryId for Generic {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl ValidGrouping<()> for Generic {
-    type IsAggregate = is_aggregate::Never;
-}
-
-// Names only the columns of the member view and `"User"`, which every member query joins.
-impl<QS> AppearsOnTable<QS> for Generic {}
-impl<QS> SelectableExpression<QS> for Generic {}
+hand_written_expression!(Generic, Nullable<Bool>);
 
 impl QueryFragment<Pg> for Generic {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -453,21 +460,8 @@ pub struct Sort {
     pub descending: bool,
 }
 
-impl Expression for Sort {
-    type SqlType = Nullable<Text>;
-}
-
-impl QueryId for Sort {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl ValidGrouping<()> for Sort {
-    type IsAggregate = is_aggregate::Never;
-}
-
-impl<QS> AppearsOnTable<QS> for Sort {}
-impl<QS> SelectableExpression<QS> for Sort {}
+// Typed as text only so that it can stand in an ORDER BY.
+hand_written_expression!(Sort, Nullable<Text>);
 
 impl QueryFragment<Pg> for Sort {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
