@@ -257,33 +257,10 @@ mod tests {
 
     #[test]
     fn unique_violations_are_conflicts_and_unknown_failures_hide_their_cause() {
-        struct Info;
-        impl diesel::result::DatabaseErrorInformation for Info {
-            fn message(&self) -> &str {
-                "duplicate key value violates unique constraint \"User_email_key\""
-            }
-            fn details(&self) -> Option<&str> {
-                None
-            }
-            fn hint(&self) -> Option<&str> {
-                None
-            }
-            fn table_name(&self) -> Option<&str> {
-                None
-            }
-            fn column_name(&self) -> Option<&str> {
-                None
-            }
-            fn constraint_name(&self) -> Option<&str> {
-                None
-            }
-            fn statement_position(&self) -> Option<i32> {
-                None
-            }
-        }
+        let info = || Message("duplicate key value violates unique constraint \"User_email_key\"");
         let unique = ApiError::Database(DieselError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
-            Box::new(Info),
+            Box::new(info()),
         ));
         let scim = unique.to_scim();
         assert_eq!(
@@ -294,38 +271,40 @@ mod tests {
 
         let other = ApiError::Database(DieselError::DatabaseError(
             DatabaseErrorKind::Unknown,
-            Box::new(Info),
+            Box::new(info()),
         ));
         assert_eq!(other.to_scim().status, 500);
         assert_eq!(other.to_scim().detail, INTERNAL_DETAIL);
     }
 
+    /// What PostgreSQL said, as diesel reports it.
+    struct Message(&'static str);
+    impl diesel::result::DatabaseErrorInformation for Message {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
     /// A database error as diesel-async reports one whose SQLSTATE it does not map.
     fn unknown(message: &'static str) -> ApiError {
-        struct Message(&'static str);
-        impl diesel::result::DatabaseErrorInformation for Message {
-            fn message(&self) -> &str {
-                self.0
-            }
-            fn details(&self) -> Option<&str> {
-                None
-            }
-            fn hint(&self) -> Option<&str> {
-                None
-            }
-            fn table_name(&self) -> Option<&str> {
-                None
-            }
-            fn column_name(&self) -> Option<&str> {
-                None
-            }
-            fn constraint_name(&self) -> Option<&str> {
-                None
-            }
-            fn statement_position(&self) -> Option<i32> {
-                None
-            }
-        }
         ApiError::Database(DieselError::DatabaseError(
             DatabaseErrorKind::Unknown,
             Box::new(Message(message)),
