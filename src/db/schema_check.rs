@@ -319,6 +319,7 @@ struct AddressLookupRow {
 
 /// Reads the catalogue for [`AddressLookup`].
 pub async fn address_lookup(conn: &mut AsyncPgConnection) -> diesel::QueryResult<AddressLookup> {
+    // Raw SQL: a catalogue read (`pg_index`, a setting) for `check`, not on a request path.
     let row: AddressLookupRow = diesel::sql_query(
         "SELECT (SELECT i.indisvalid FROM pg_index i \
                  WHERE i.indexrelid = to_regclass('public.' || quote_ident($1))) AS valid, \

@@ -340,6 +340,17 @@ where
     Ok(())
 }
 
+/// The SQL operator of an ordering or equality comparison.
+fn comparison_operator(op: Op) -> &'static str {
+    match op {
+        Op::Gt => " > ",
+        Op::Ge => " >= ",
+        Op::Lt => " < ",
+        Op::Le => " <= ",
+        _ => " = ",
+    }
+}
+
 /// One comparison, RFC 7644 §3.4.2.2: strings with or without regard to case, ordering by code
 /// point (`COLLATE "C"`), booleans and instants by value. `ne` is true where the value is
 /// missing.
@@ -365,13 +376,7 @@ where
         Value::Time(time) => {
             out.push_sql("(");
             lhs(out.reborrow())?;
-            out.push_sql(match op {
-                Op::Gt => " > ",
-                Op::Ge => " >= ",
-                Op::Lt => " < ",
-                Op::Le => " <= ",
-                _ => " = ",
-            });
+            out.push_sql(comparison_operator(op));
             out.push_bind_param::<Timestamp, _>(time)?;
             out.push_sql(")");
         }
@@ -392,19 +397,18 @@ where
             };
             out.push_sql("(");
             match op {
-                Op::Co => {
-                    out.push_sql("strpos(");
+                Op::Co | Op::Sw => {
+                    // strpos(value, text) > 0 | starts_with(value, text)
+                    let (call, close) = if op == Op::Co {
+                        ("strpos(", ") > 0")
+                    } else {
+                        ("starts_with(", ")")
+                    };
+                    out.push_sql(call);
                     side(out.reborrow(), true)?;
                     out.push_sql(", ");
                     side(out.reborrow(), false)?;
-                    out.push_sql(") > 0");
-                }
-                Op::Sw => {
-                    out.push_sql("starts_with(");
-                    side(out.reborrow(), true)?;
-                    out.push_sql(", ");
-                    side(out.reborrow(), false)?;
-                    out.push_sql(")");
+                    out.push_sql(close);
                 }
                 Op::Ew => {
                     out.push_sql("right(");
@@ -421,13 +425,7 @@ where
                     if op != Op::Eq {
                         out.push_sql(" COLLATE \"C\"");
                     }
-                    out.push_sql(match op {
-                        Op::Gt => " > ",
-                        Op::Ge => " >= ",
-                        Op::Lt => " < ",
-                        Op::Le => " <= ",
-                        _ => " = ",
-                    });
+                    out.push_sql(comparison_operator(op));
                     side(out.reborrow(), false)?;
                 }
             }
