@@ -34,8 +34,14 @@ pub enum Command {
     Serve,
     /// Apply the service's database migrations (safe to repeat).
     Migrate,
-    /// Report configuration, database, schema and licence state; non-zero exit on problems.
-    Check,
+    /// Report configuration, database, schema, migrations, licence, tokens and the public
+    /// URL, with a fix for each problem. Exit 0: all green; 1: a problem that stops `serve`
+    /// or provisioning; 2: warnings only.
+    Check {
+        /// Print one JSON document instead of the readable report (fields in README, "check").
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage an org's SCIM tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -53,9 +59,15 @@ pub struct DemoArgs {
     /// Address to serve on; when it is taken, another port on the same address is used.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Seat count of the demo licence.
-    #[arg(long, default_value_t = 100)]
-    seats: u32,
+    /// Members to seed into the demo org (batched SQL; a progress bar on a terminal).
+    #[arg(long, default_value_t = 25)]
+    users: u32,
+    /// Seat count of the demo licence [default: 100 more than --users].
+    #[arg(long)]
+    seats: Option<u32>,
+    /// The database `demo` drops and recreates.
+    #[arg(long, default_value = "scim_demo")]
+    database: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,8 +94,16 @@ pub enum TokenCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load()?;
-    if !matches!(cli.command, Command::Health) {
+    let settings = match (Settings::load(), &cli.command) {
+        (Ok(settings), _) => settings,
+        // `check` reports an invalid configuration as its finding (JSON included), exit 1.
+        (Err(error), Command::Check { json }) => {
+            return check::invalid_configuration(&error, *json);
+        }
+        (Err(error), _) => return Err(error.into()),
+    };
+    // `check --json` owns stdout (where logs go): one document, nothing else.
+    if !matches!(cli.command, Command::Health | Command::Check { json: true }) {
         telemetry::init(&settings.log);
     }
     match cli.command {
@@ -97,7 +117,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             let url = settings.database_url()?;
-            let applied = migrations::run_pending(&startup::connect_options(&settings)?)
+            let target = startup::connect_options(&settings)?;
+            let applied = migrations::run_pending_showing_progress(&target)
                 .await
                 .with_context(|| format!("migrating {}", db::redacted_url(url)))?;
             if applied.is_empty() {
@@ -111,7 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check => check::run(&settings).await,
+        Command::Check { json } => check::run(&settings, json).await,
         Command::Token(command) => token::run(&settings, command).await,
         #[cfg(feature = "dev")]
         Command::Demo(args) => demo::run(settings, args).await,

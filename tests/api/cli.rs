@@ -1,4 +1,5 @@
-//! The binary as an operator runs it: `migrate`, `check`, `serve` refusals, `token …`.
+//! The binary as an operator runs it: `migrate`, `check`, `serve` refusals, `token …`,
+//! `demo`.
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -79,6 +80,8 @@ async fn migrate_twice_succeeds_and_creates_the_scim_additions() {
     let vars = db_vars(&db);
     let first = run(&["migrate"], &with(&vars));
     assert!(first.status.success(), "{}", stderr(&first));
+    // Not on a terminal: no progress drawn.
+    assert_eq!(stderr(&first), "");
     let migrations = std::fs::read_dir(format!("{MANIFEST_DIR}/migrations"))
         .unwrap()
         .count();
@@ -102,8 +105,14 @@ async fn migrate_twice_succeeds_and_creates_the_scim_additions() {
     // Diesel's history lives in the service's schema, not the app's.
     assert_eq!(db.count("SELECT count(*) FROM pg_tables WHERE tablename = '__diesel_schema_migrations' AND schemaname = 'scim_sidecar'").await, 1);
     assert_eq!(db.count("SELECT count(*) FROM pg_tables WHERE tablename = '__diesel_schema_migrations' AND schemaname = 'public'").await, 0);
+    // Migrated, but no public URL, licence or token yet: warnings only.
     let check = run(&["check"], &with(&vars));
-    assert!(check.status.success(), "{}", stdout(&check));
+    assert_eq!(check.status.code(), Some(2), "{}", stdout(&check));
+    assert!(
+        stdout(&check).contains(&format!("[ok]   migrations: all {migrations} applied")),
+        "{}",
+        stdout(&check)
+    );
 }
 
 #[tokio::test]
@@ -120,7 +129,8 @@ async fn migrate_succeeds_where_the_app_created_the_scim_additions_first() {
     // Nothing the app created was replaced: its token row is still there.
     assert_eq!(db.count("SELECT count(*) FROM \"ScimToken\"").await, 1);
     assert!(!token.is_empty());
-    assert!(run(&["check"], &with(&vars)).status.success());
+    let check = run(&["check"], &with(&vars));
+    assert_eq!(check.status.code(), Some(2), "{}", stdout(&check));
 }
 
 #[tokio::test]
@@ -607,7 +617,7 @@ async fn check_says_which_deprovisioning_mode_applies_and_why() {
     // Before the app's SCIM release: remove, and a warning naming the open org and the fix.
     let check = run(&["check"], &with(&vars));
     let report = stdout(&check);
-    assert!(check.status.success(), "{report}");
+    assert_eq!(check.status.code(), Some(2), "{report}");
     assert!(
         report.contains("[ok]   deprovisioning: remove (auto: the app's migration history has no *_add_scim_users_support migration"),
         "{report}"
@@ -790,4 +800,483 @@ async fn sigterm_with_requests_past_the_grace_period_exits_in_time_and_writes_no
     blocker.batch_execute("COMMIT").await.unwrap();
     assert_eq!(db.count("SELECT count(*) FROM \"User\"").await, 0);
     assert_eq!(db.count("SELECT count(*) FROM \"UserToOrg\"").await, 0);
+}
+
+/// `licensed()`'s variables with a licence key valid for a year (an hour's key is reported as
+/// expiring soon) and a public URL.
+fn long_licence(mut vars: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    let (issuer, _) = crate::helpers::issuer();
+    let mut claims = crate::helpers::valid_claims();
+    claims.exp = crate::helpers::now_secs() + 365 * 86_400;
+    vars.retain(|(k, _)| *k != "SCIM_LICENSE_KEY");
+    vars.push(("SCIM_LICENSE_KEY", issuer.sign(&claims)));
+    vars.push((
+        "SCIM_PUBLIC_URL",
+        "https://sourcebot.example.com/scim/v2".into(),
+    ));
+    vars
+}
+
+/// `check --json`, parsed.
+fn check_json(vars: &[(&'static str, String)]) -> (Option<i32>, serde_json::Value) {
+    let output = run(&["check", "--json"], &with(vars));
+    let document = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("not JSON ({error}): {}", stdout(&output)));
+    (output.status.code(), document)
+}
+
+/// The finding `id` of a `check --json` document.
+fn finding<'a>(document: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    document["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no finding {id}: {document:#}"))
+}
+
+#[tokio::test]
+async fn check_is_green_on_a_ready_deployment_in_text_and_json_and_prints_no_secret() {
+    let Licensed {
+        db, token, vars, ..
+    } = licensed().await;
+    // The hour-long key of `licensed()` is reported as expiring soon.
+    let short = run(&["check"], &with(&vars));
+    assert_eq!(short.status.code(), Some(2));
+    assert!(
+        stdout(&short).contains("it expires soon"),
+        "{}",
+        stdout(&short)
+    );
+    let vars = long_licence(vars);
+    let org = db
+        .count("SELECT id::bigint FROM \"Org\" WHERE name = 'Acme'")
+        .await;
+    for i in 0..3 {
+        db.create_member(
+            org as i32,
+            &format!("u{i}"),
+            &format!("p{i}@example.com"),
+            "P",
+            None,
+        )
+        .await;
+    }
+    // One inactive member holds no seat.
+    db.create_member(org as i32, "gone", "gone@example.com", "G", None)
+        .await;
+    db.run_sql("UPDATE \"UserToOrg\" SET \"isActive\" = false WHERE \"userId\" = 'gone'")
+        .await;
+    db.run_sql("UPDATE \"ScimToken\" SET \"lastUsedAt\" = '2026-11-01 10:00:00'")
+        .await;
+
+    let text = run(&["check"], &with(&vars));
+    let report = stdout(&text);
+    assert_eq!(text.status.code(), Some(0), "{report}");
+    for line in [
+        "[ok]   public URL: https://sourcebot.example.com/scim/v2 (enter it in the IdP",
+        "[ok]   database: reachable at",
+        "LC_CTYPE",
+        "[ok]   licence: key lic_test (EdDSA), entitlements [scim], expires",
+        "seats 50: 3 in use, 47 available",
+        "[ok]   tokens: Acme (id ",
+        "1 token(s), last used 2026-11-01 10:00 UTC",
+        "[ok]   address lookups: index scim_user_email_identity_idx ready",
+        "All checks passed.",
+    ] {
+        assert!(report.contains(line), "{line:?} missing from:\n{report}");
+    }
+    assert!(!report.contains("fix:"), "{report}");
+
+    let (code, document) = check_json(&vars);
+    assert_eq!(code, Some(0), "{document:#}");
+    assert_eq!(document["status"], "ok");
+    assert_eq!(document["exit_code"], 0);
+    let ids: Vec<&str> = document["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "configuration",
+            "public_url",
+            "encryption_key",
+            "database",
+            "schema",
+            "migrations",
+            "address_index",
+            "licence",
+            "deprovisioning",
+            "member_approval",
+            "tokens",
+        ]
+    );
+    for check in document["checks"].as_array().unwrap() {
+        assert_eq!(check["status"], "ok", "{check:#}");
+        assert!(check["fix"].is_null(), "{check:#}");
+    }
+    let licence = &finding(&document, "licence")["details"];
+    assert_eq!(licence["source"], "licence_key");
+    assert_eq!(licence["seats"], 50);
+    assert_eq!(licence["seats_used"], 3);
+    assert_eq!(licence["seats_available"], 47);
+    assert!(licence["days_left"].as_i64().is_some());
+    let tokens = &finding(&document, "tokens")["details"]["orgs"][0];
+    assert_eq!(tokens["org_id"], org);
+    assert_eq!(tokens["tokens"], 1);
+    assert_eq!(tokens["last_used_at"], "2026-11-01T10:00:00Z");
+    assert_eq!(tokens["licensed"], true);
+    assert_eq!(
+        finding(&document, "public_url")["details"]["users_endpoint"],
+        "https://sourcebot.example.com/scim/v2/Users"
+    );
+    assert_eq!(
+        finding(&document, "address_index")["details"]["state"],
+        "ready"
+    );
+    assert_eq!(
+        finding(&document, "migrations")["details"]["pending"],
+        serde_json::json!([])
+    );
+    assert!(finding(&document, "database")["details"]["server_version"].is_string());
+
+    // Secrets are never printed: the encryption key, the licence key, the token.
+    let licence_key = &vars
+        .iter()
+        .find(|(k, _)| *k == "SCIM_LICENSE_KEY")
+        .unwrap()
+        .1;
+    let everything = format!("{report}{document}");
+    for secret in [ENCRYPTION_KEY, licence_key.as_str(), token.as_str()] {
+        assert!(!everything.contains(secret), "a secret was printed");
+    }
+}
+
+#[tokio::test]
+async fn check_exits_1_on_a_bad_licence_or_pending_migrations_and_2_on_a_missing_index() {
+    let Licensed { db, vars, .. } = licensed().await;
+    let mut vars = long_licence(vars);
+    let (issuer, _) = crate::helpers::issuer();
+    let mut expired = crate::helpers::valid_claims();
+    expired.exp = crate::helpers::now_secs() - 3600;
+    let mut bad = vars.clone();
+    bad.retain(|(k, _)| *k != "SCIM_LICENSE_KEY");
+    bad.push(("SCIM_LICENSE_KEY", issuer.sign(&expired)));
+
+    let text = run(&["check"], &with(&bad));
+    let report = stdout(&text);
+    assert_eq!(text.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("[FAIL] licence: the licence key has expired (exp "),
+        "{report}"
+    );
+    assert!(
+        report.contains("fix: ask the vendor for a current key and set SCIM_LICENSE_KEY to it"),
+        "{report}"
+    );
+    assert!(report.contains("1 check(s) failed"), "{report}");
+    let (code, document) = check_json(&bad);
+    assert_eq!(code, Some(1));
+    assert_eq!(document["status"], "fail");
+    assert_eq!(document["exit_code"], 1);
+    let licence = finding(&document, "licence");
+    assert_eq!(licence["status"], "fail");
+    assert!(licence["fix"]
+        .as_str()
+        .unwrap()
+        .contains("SCIM_LICENSE_KEY"));
+
+    // A dropped index: `serve` runs, lookups scan; a warning with its fix, exit 2.
+    db.run_sql("DROP INDEX scim_user_email_identity_idx").await;
+    let text = run(&["check"], &with(&vars));
+    let report = stdout(&text);
+    assert_eq!(text.status.code(), Some(2), "{report}");
+    assert!(
+        report.contains("[warn] address lookups: index scim_user_email_identity_idx is missing"),
+        "{report}"
+    );
+    // Its migration is recorded: `migrate` would not build it again, the fix is the statement.
+    assert!(
+        report.contains("`migrate` will not build it again: in psql on DATABASE_URL, run CREATE INDEX CONCURRENTLY IF NOT EXISTS scim_user_email_identity_idx"),
+        "{report}"
+    );
+    assert!(
+        report.contains("No failure; 1 warning(s) (exit 2)"),
+        "{report}"
+    );
+    let (code, document) = check_json(&vars);
+    assert_eq!(code, Some(2));
+    assert_eq!(document["status"], "warn");
+    let index = finding(&document, "address_index");
+    assert_eq!(index["status"], "warn");
+    assert_eq!(index["details"]["state"], "missing");
+    assert_eq!(index["details"]["name"], "scim_user_email_identity_idx");
+
+    // A migration the history lacks is pending: requests would fail, exit 1.
+    db.run_sql(
+        "DELETE FROM scim_sidecar.__diesel_schema_migrations \
+         WHERE version = (SELECT max(version) FROM scim_sidecar.__diesel_schema_migrations)",
+    )
+    .await;
+    let (code, document) = check_json(&vars);
+    assert_eq!(code, Some(1), "{document:#}");
+    let migrations = finding(&document, "migrations");
+    assert_eq!(migrations["status"], "fail");
+    assert_eq!(
+        migrations["details"]["pending"].as_array().unwrap().len(),
+        1
+    );
+    assert!(migrations["fix"]
+        .as_str()
+        .unwrap()
+        .contains("scim-sidecar migrate"));
+    // Unless `serve` applies it at start.
+    vars.push(("SCIM__DATABASE__MIGRATE_ON_START", "true".into()));
+    let (code, document) = check_json(&vars);
+    assert_eq!(code, Some(2), "{document:#}");
+    assert_eq!(finding(&document, "migrations")["status"], "warn");
+}
+
+#[tokio::test]
+async fn check_reports_an_unreachable_database_or_a_bad_setting_with_exit_1() {
+    let vars = vec![
+        (
+            "DATABASE_URL",
+            "postgres://scim:hunter2@127.0.0.1:1/app".to_owned(),
+        ),
+        ("SOURCEBOT_ENCRYPTION_KEY", ENCRYPTION_KEY.to_owned()),
+    ];
+    let (code, document) = check_json(&vars);
+    assert_eq!(code, Some(1), "{document:#}");
+    let database = finding(&document, "database");
+    assert_eq!(database["status"], "fail");
+    assert!(database["fix"].as_str().unwrap().contains("DATABASE_URL"));
+    assert!(!document.to_string().contains("hunter2"));
+    // What needs the database is not reported; the licence still is.
+    assert!(document["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["id"] != "tokens" && f["id"] != "schema"));
+    assert_eq!(finding(&document, "licence")["status"], "warn");
+
+    // A configuration that does not load is a finding too, still one JSON document.
+    let (code, document) = check_json(&[("SCIM_LISTEN", "localhost-eighty".to_owned())]);
+    assert_eq!(code, Some(1), "{document:#}");
+    let configuration = finding(&document, "configuration");
+    assert_eq!(configuration["status"], "fail");
+    assert!(configuration["summary"]
+        .as_str()
+        .unwrap()
+        .contains("SCIM_LISTEN"));
+}
+
+/// Runs `script` so that `command` gets a terminal; returns the child, its output collected
+/// by a thread into the returned buffer.
+fn on_a_terminal(
+    command_line: &str,
+    vars: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
+    let mut script = Command::new("script");
+    script
+        .args(["-qefc", command_line, "/dev/null"])
+        .current_dir(MANIFEST_DIR)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in vars {
+        script.env(name, value);
+    }
+    let mut child = script
+        .spawn()
+        .expect("`script` (util-linux) gives the command a terminal");
+    let buffer = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut out = child.stdout.take().unwrap();
+    let sink = buffer.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = out.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    (child, buffer)
+}
+
+#[tokio::test]
+async fn migrate_on_a_terminal_shows_each_migration_and_what_an_index_build_waits_for() {
+    use diesel_async::SimpleAsyncConnection;
+    let db = TestDb::with_app_schema().await;
+    // An open transaction that writes "User": the concurrent index build must wait for it.
+    let mut writer = db.conn().await;
+    writer
+        .batch_execute("BEGIN; LOCK TABLE \"User\" IN ROW EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let (child, output) = on_a_terminal(
+        &format!("{BIN} migrate"),
+        &[
+            ("DATABASE_URL", &db.url),
+            ("SOURCEBOT_ENCRYPTION_KEY", ENCRYPTION_KEY),
+        ],
+    );
+    let seen = eventually(Duration::from_secs(30), || async {
+        output
+            .lock()
+            .unwrap()
+            .contains("index build: waiting for writers before build")
+    })
+    .await;
+    let shown = output.lock().unwrap().clone();
+    assert!(seen.is_some(), "no index build progress: {shown}");
+    assert!(
+        shown.contains("applied 2026-11-28-000001_scim_app_additions in "),
+        "{shown}"
+    );
+    writer.batch_execute("COMMIT").await.unwrap();
+    let exited = wait_with_deadline(child, Duration::from_secs(30));
+    assert!(exited.status.success(), "{}", stderr(&exited));
+    let shown = output.lock().unwrap().clone();
+    assert!(
+        shown.contains("applied 2026-11-29-000004_user_address_index in "),
+        "{shown}"
+    );
+    assert!(shown.contains("Applied "), "{shown}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_index WHERE indexrelid = 'scim_user_email_identity_idx'::regclass AND indisvalid")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn demo_seeds_members_quietly_off_a_terminal_and_its_curl_lines_work() {
+    let server = crate::helpers::dev_server().await;
+    // `demo` drops and recreates it; the guard drops it at the end.
+    let db = TestDb::empty().await;
+    // More than one seeding batch (10,000), to cross a batch boundary.
+    let users: i64 = 12_001;
+    let mut demo = command(
+        &[
+            "demo",
+            "--users",
+            &users.to_string(),
+            "--database",
+            &db.name,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[("DATABASE_URL", server.admin_url())],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let banner = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut out = demo.stdout.take().unwrap();
+    let sink = banner.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = out.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    let ready = eventually(Duration::from_secs(120), || async {
+        let text = banner.lock().unwrap();
+        text.lines()
+            .filter(|line| line.starts_with("  curl "))
+            .count()
+            == 5
+    })
+    .await;
+    let text = banner.lock().unwrap().clone();
+    assert!(ready.is_some(), "no banner: {text}");
+    assert!(
+        text.contains(&format!("Seeded {users} member(s)")),
+        "{text}"
+    );
+    let curls: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("  curl "))
+        .collect();
+    // Each line as a person pastes it into a shell.
+    let paste = |line: &str| -> serde_json::Value {
+        let output = Command::new("sh").args(["-c", line]).output().unwrap();
+        assert!(output.status.success(), "{line}: {}", stderr(&output));
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{line}: {}", stdout(&output)))
+    };
+    let listed = paste(curls[0]);
+    assert_eq!(listed["totalResults"], users);
+    assert_eq!(listed["Resources"].as_array().unwrap().len(), 5);
+    let found = paste(curls[1]);
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["userName"], "user1@demo.example");
+    let created = paste(curls[2]);
+    assert_eq!(created["userName"], "new.person@demo.example");
+    let deactivated = paste(curls[3]);
+    assert_eq!(deactivated["id"], "demo-user-1");
+    assert_eq!(deactivated["active"], false);
+    let config = paste(curls[4]);
+    assert_eq!(config["patch"]["supported"], true);
+
+    // The rows behind the answers.
+    for (sql, expected) in [
+        (
+            "SELECT count(*) FROM \"User\" WHERE id LIKE 'demo-user-%'",
+            users,
+        ),
+        // Every membership SCIM answers for, whichever deprovisioning mode the demo runs in.
+        (
+            "SELECT count(*) FROM scim_sidecar.member WHERE user_id LIKE 'demo-user-%'",
+            users,
+        ),
+        (
+            "SELECT count(*) FROM scim_sidecar.user_profile WHERE user_name LIKE 'user%@demo.example'",
+            users,
+        ),
+        ("SELECT count(*) FROM \"User\" WHERE id = 'demo-user-12001'", 1),
+        (
+            "SELECT count(*) FROM scim_sidecar.member WHERE user_id = 'demo-user-1' AND NOT is_active",
+            1,
+        ),
+        (
+            "SELECT count(*) FROM \"User\" WHERE email = 'new.person@demo.example'",
+            1,
+        ),
+    ] {
+        assert_eq!(db.count(sql).await, expected, "{sql}");
+    }
+
+    let status = terminate(&mut demo);
+    assert!(status.success(), "{status}");
+    let mut errors = String::new();
+    use std::io::Read;
+    demo.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut errors)
+        .unwrap();
+    // Off a terminal, no progress bar is drawn.
+    assert!(!errors.contains("seeding members"), "{errors}");
 }

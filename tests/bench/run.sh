@@ -95,7 +95,7 @@ start_service() {
   # beside an app with its own SCIM release.
   SCIM__SERVER__RATE_LIMIT_PER_SECOND=0 SCIM__LOG__FILTER=warn \
     SCIM__PROVISIONING__DEPROVISION_MODE=deactivate DATABASE_URL=$admin_url \
-    "$binary" demo --listen 127.0.0.1:0 --seats $((n + 4 * pool + 100000)) >"$log" 2>&1 &
+    "$binary" demo --users 0 --listen 127.0.0.1:0 --seats $((n + 4 * pool + 100000)) >"$log" 2>&1 &
   service=$!
   local deadline=$((SECONDS + 120))
   until grep -q 'Bearer token:' "$log"; do
@@ -117,15 +117,21 @@ stop_service() {
   service=
 }
 
-# Seeds people <prefix><from>..<prefix><to> in batches, showing progress on a terminal.
+# Seeds people <prefix><from>..<prefix><to> in batches. With `show`, progress is drawn on stderr
+# when it is a terminal (and nothing otherwise), then a summary line is printed, as `demo
+# --users` and `migrate` do.
 seed() {
-  local prefix=$1 from=$2 to=$3 access=${4:-0} batch=50000 lo hi
+  local prefix=$1 from=$2 to=$3 access=${4:-0} show=${5:-} batch=50000 lo hi started=$SECONDS
+  local progress=
+  [[ -n $show && -t 2 ]] && progress=1
   for ((lo = from; lo <= to; lo += batch)); do
     hi=$((lo + batch - 1 < to ? lo + batch - 1 : to))
     sql -v org="$org" -v prefix="$prefix" -v from="$lo" -v to="$hi" -v access="$access" -f $bench/seed.sql
-    [[ -t 1 ]] && printf '\r  seeding %s: %d/%d' "$prefix" $((hi - from + 1)) $((to - from + 1))
+    [[ -n $progress ]] && printf '\r\033[2Kseeding members %d/%d [%ds]' \
+      $((hi - from + 1)) $((to - from + 1)) $((SECONDS - started)) >&2
   done
-  [[ -t 1 ]] && printf '\n'
+  [[ -n $progress ]] && printf '\r\033[2K' >&2
+  [[ -n $show ]] && echo "seeded $((to - from + 1)) members in $((SECONDS - started)) s"
   return 0
 }
 
@@ -223,7 +229,7 @@ measure() {
     row=()
     for runner in service pgbench; do
       if [[ -n $prefix ]]; then
-        seed "$prefix" 1 "$pool" "$access" >/dev/null
+        seed "$prefix" 1 "$pool" "$access"
         sql -c "ANALYZE"
       fi
       run_one "$runner" "$op" "$c" 1 "$pool"
@@ -272,7 +278,7 @@ table_row() {
 for n in ${members//,/ }; do
   echo "== $n members =="
   start_service "$n"
-  seed m 1 "$n"
+  seed m 1 "$n" 0 show
   sql -c "VACUUM ANALYZE"
   printf '%8s  %-17s %4s  %9s %8s %8s %6s %8s  %9s %8s %8s  %5s\n' members operation conc \
     'req/s' 'p50 ms' 'p99 ms' non2xx 'RSS MiB' 'pgb tps' 'p50 ms' 'p99 ms' ratio
