@@ -466,8 +466,11 @@ fn report_org_licences(seats: Option<&SeatUse>, report: &mut Report) {
         .filter(|org| org.grants_scim())
         .map(|org| match org.seats {
             Some(cap) => format!(
-                "{} (id {}): {} of {cap} seats in use",
-                org.org_name, org.org_id, org.active_members
+                "{} (id {}): seats {cap}: {} in use, {} available",
+                org.org_name,
+                org.org_id,
+                org.active_members,
+                (i64::from(cap) - org.active_members).max(0)
             ),
             None => format!(
                 "{} (id {}): unlimited seats, {} in use",

@@ -1280,3 +1280,115 @@ async fn demo_seeds_members_quietly_off_a_terminal_and_its_curl_lines_work() {
     // Off a terminal, no progress bar is drawn.
     assert!(!errors.contains("seeding members"), "{errors}");
 }
+
+#[tokio::test]
+async fn check_counts_seats_per_org_licence_row_and_names_tokens_no_licence_covers() {
+    let db = TestDb::migrated().await;
+    let acme = db.create_org("Acme").await;
+    let other = db.create_org("Other").await;
+    db.create_token(acme, "okta").await;
+    db.create_token(acme, "entra").await;
+    db.create_token(other, "okta").await;
+    db.run_sql(&format!(
+        "INSERT INTO \"License\" (id, \"orgId\", \"activationCode\", entitlements, seats, status, \"lastSyncAt\", \"updatedAt\") \
+         VALUES ('lic-acme', {acme}, 'x', ARRAY['scim'], 2, 'active', now(), now())"
+    ))
+    .await;
+    for i in 0..2 {
+        db.create_member(
+            acme,
+            &format!("a{i}"),
+            &format!("a{i}@example.com"),
+            "A",
+            None,
+        )
+        .await;
+    }
+    let mut vars = db_vars(&db);
+    // Not https: the IdPs refuse it.
+    vars.push(("SCIM_PUBLIC_URL", "http://sb.example.com/scim/v2".into()));
+
+    let text = run(&["check"], &with(&vars));
+    let report = stdout(&text);
+    assert_eq!(text.status.code(), Some(2), "{report}");
+    for line in [
+        "[warn] public URL: http://sb.example.com/scim/v2 is not https",
+        "[warn] licence: the orgs' \"License\" rows grant scim to Acme (id ",
+        "seats 2: 2 in use, 0 available; no seat left in Acme",
+        "Acme (id ",
+        "2 token(s), last used never",
+        "no licence grants scim to Other (id ",
+    ] {
+        assert!(report.contains(line), "{line:?} missing from:\n{report}");
+    }
+
+    let (code, document) = check_json(&vars);
+    assert_eq!(code, Some(2));
+    let licence = &finding(&document, "licence")["details"];
+    assert_eq!(licence["source"], "org_licence_rows");
+    let row = &licence["orgs"][0];
+    assert_eq!(row["org_id"], acme);
+    assert_eq!(row["grants_scim"], true);
+    assert_eq!(row["seats"], 2);
+    assert_eq!(row["seats_used"], 2);
+    assert_eq!(row["seats_available"], 0);
+    let tokens = finding(&document, "tokens");
+    assert_eq!(tokens["status"], "warn");
+    let orgs = tokens["details"]["orgs"].as_array().unwrap();
+    assert_eq!(orgs.len(), 2);
+    assert_eq!(orgs[0]["tokens"], 2);
+    assert_eq!(orgs[0]["licensed"], true);
+    assert_eq!(orgs[1]["org_id"], other);
+    assert_eq!(orgs[1]["licensed"], false);
+    assert_eq!(finding(&document, "public_url")["status"], "warn");
+
+    // A freed seat clears the licence warning.
+    db.run_sql("UPDATE \"UserToOrg\" SET \"isActive\" = false WHERE \"userId\" = 'a1'")
+        .await;
+    let (_, document) = check_json(&vars);
+    assert_eq!(
+        finding(&document, "licence")["status"],
+        "ok",
+        "{document:#}"
+    );
+    assert_eq!(
+        finding(&document, "licence")["details"]["orgs"][0]["seats_available"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn check_warns_about_a_database_whose_lower_folds_only_ascii() {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let server = crate::helpers::dev_server().await;
+    let db = TestDb::empty().await;
+    let mut admin = diesel_async::AsyncPgConnection::establish(server.admin_url())
+        .await
+        .unwrap();
+    // One statement each: neither runs inside a transaction block.
+    for statement in [
+        format!("DROP DATABASE \"{}\" WITH (FORCE)", db.name),
+        format!(
+            "CREATE DATABASE \"{}\" TEMPLATE template0 ENCODING 'UTF8' LC_CTYPE 'C' LC_COLLATE 'C'",
+            db.name
+        ),
+    ] {
+        admin.batch_execute(&statement).await.unwrap();
+    }
+    scim_sidecar::dev::database::apply_app_schema(&db.url)
+        .await
+        .unwrap();
+    let vars = db_vars(&db);
+    assert!(run(&["migrate"], &with(&vars)).status.success());
+    let (code, document) = check_json(&vars);
+    assert_eq!(code, Some(2), "{document:#}");
+    let database = finding(&document, "database");
+    assert_eq!(database["status"], "warn");
+    assert_eq!(database["details"]["lc_ctype"], "C");
+    assert_eq!(database["details"]["lower_folds_beyond_ascii"], false);
+    assert!(database["summary"]
+        .as_str()
+        .unwrap()
+        .contains("folds only ASCII letters"));
+    assert!(database["fix"].as_str().unwrap().contains("C.UTF-8"));
+}
