@@ -60,7 +60,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Members to seed into the demo org (batched SQL; a progress bar on a terminal).
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(..=10_000_000))]
     users: u32,
     /// Seat count of the demo licence [default: 100 more than --users].
     #[arg(long)]

@@ -27,8 +27,9 @@ pub fn member_user_name(i: u32) -> String {
     format!("user{i}@demo.example")
 }
 
-/// Seeds members 1..=`count` into `org_id`, in one transaction (all or none), drawing a
-/// progress bar on stderr when it is a terminal and there is more than one batch.
+/// Seeds members 1..=`count` (at most `i32::MAX`: the ids are numbered in SQL) into `org_id`,
+/// in one transaction (all or none), drawing a progress bar on stderr when it is a terminal
+/// and there is more than one batch.
 pub async fn seed_members(
     conn: &mut AsyncPgConnection,
     org_id: i32,
@@ -49,15 +50,10 @@ pub async fn seed_members(
     };
     let seeded = conn
         .transaction(async |conn| {
-            let mut from = 1;
-            while from <= count {
-                let to = count.min(from.saturating_add(BATCH - 1));
+            for from in (1..=count).step_by(BATCH as usize) {
+                let to = count.min(from + (BATCH - 1));
                 insert_batch(conn, org_id, from, to).await?;
                 bar.inc(u64::from(to - from + 1));
-                from = to.saturating_add(1);
-                if to == u32::MAX {
-                    break;
-                }
             }
             Ok::<_, diesel::result::Error>(())
         })
@@ -73,10 +69,11 @@ async fn insert_batch(
     from: u32,
     to: u32,
 ) -> diesel::QueryResult<()> {
-    let (from, to) = (
-        i32::try_from(from).unwrap_or(i32::MAX),
-        i32::try_from(to).unwrap_or(i32::MAX),
-    );
+    let (Ok(from), Ok(to)) = (i32::try_from(from), i32::try_from(to)) else {
+        return Err(diesel::result::Error::QueryBuilderError(
+            "member numbers past i32::MAX".into(),
+        ));
+    };
     // Raw SQL: set-based seeding of development data, never on a request path.
     diesel::sql_query(
         "INSERT INTO public.\"User\" (id, name, email, \"updatedAt\") \

@@ -1163,6 +1163,17 @@ async fn migrate_on_a_terminal_shows_each_migration_and_what_an_index_build_wait
     );
 }
 
+/// Kills the child when the test ends before it does (a failed assertion), so that no server
+/// outlives its test.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::test]
 async fn demo_seeds_members_quietly_off_a_terminal_and_its_curl_lines_work() {
     let server = crate::helpers::dev_server().await;
@@ -1170,7 +1181,7 @@ async fn demo_seeds_members_quietly_off_a_terminal_and_its_curl_lines_work() {
     let db = TestDb::empty().await;
     // More than one seeding batch (10,000), to cross a batch boundary.
     let users: i64 = 12_001;
-    let mut demo = command(
+    let demo = command(
         &[
             "demo",
             "--users",
@@ -1186,8 +1197,9 @@ async fn demo_seeds_members_quietly_off_a_terminal_and_its_curl_lines_work() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
+    let mut demo = Reaped(demo);
     let banner = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let mut out = demo.stdout.take().unwrap();
+    let mut out = demo.0.stdout.take().unwrap();
     let sink = banner.clone();
     std::thread::spawn(move || {
         use std::io::Read;
@@ -1268,11 +1280,12 @@ async fn demo_seeds_members_quietly_off_a_terminal_and_its_curl_lines_work() {
         assert_eq!(db.count(sql).await, expected, "{sql}");
     }
 
-    let status = terminate(&mut demo);
+    let status = terminate(&mut demo.0);
     assert!(status.success(), "{status}");
     let mut errors = String::new();
     use std::io::Read;
-    demo.stderr
+    demo.0
+        .stderr
         .take()
         .unwrap()
         .read_to_string(&mut errors)
