@@ -28,6 +28,7 @@ pub const WELL_KNOWN_VARIABLES: &[(&str, &str)] = &[
     ("SCIM_LICENSE_PUBLIC_KEY_FILE", "license.public_key_file"),
     ("SCIM_LOG_FORMAT", "log.format"),
     ("SCIM_DEPROVISION_MODE", "provisioning.deprovision_mode"),
+    ("SCIM_OWNER_GROUP", "provisioning.owner_group"),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +108,11 @@ pub struct ProvisioningSettings {
     /// Turn on the org's member approval (`"Org"."memberApprovalRequired"`) when its first SCIM
     /// request arrives, so that a removed person cannot rejoin by signing in.
     pub require_member_approval: bool,
+    /// The `displayName` of the group whose members hold the OWNER role (matched without
+    /// regard to case); unset or empty: groups carry no role.
+    pub owner_group: Option<String>,
+    /// `true`: PATCH /Groups answers 200 with the group; `false`: 204 without a body.
+    pub group_patch_returns_body: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

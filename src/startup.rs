@@ -18,6 +18,7 @@ use crate::db::{self, migrations, schema_check, ConnectOptions, PoolOptions};
 use crate::http;
 use crate::license::{self, LicenseClaims};
 use crate::provisioning::approval::ApprovalGuard;
+use crate::provisioning::groups::GroupSettings;
 use crate::provisioning::modes::ModeState;
 use crate::state::AppState;
 
@@ -105,6 +106,10 @@ impl Application {
             modes,
             approval,
             public_url: settings.server.public_url.clone(),
+            groups: GroupSettings::new(
+                settings.provisioning.owner_group.as_deref(),
+                settings.provisioning.group_patch_returns_body,
+            ),
         });
         if settings.server.public_url.is_none() {
             tracing::warn!(

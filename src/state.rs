@@ -4,6 +4,7 @@ use url::Url;
 
 use crate::db::DbPool;
 use crate::provisioning::approval::ApprovalGuard;
+use crate::provisioning::groups::GroupSettings;
 use crate::provisioning::modes::ModeState;
 
 pub struct AppState {
@@ -14,4 +15,6 @@ pub struct AppState {
     pub approval: ApprovalGuard,
     /// The SCIM base URL locations are built from; `None`: derived from each request.
     pub public_url: Option<Url>,
+    /// The owner group and how PATCH /Groups answers.
+    pub groups: GroupSettings,
 }

@@ -193,6 +193,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// SCIM Groups of an org (migrations/…_groups).
+    scim_sidecar.groups (org_id, id) {
+        org_id -> Int4,
+        id -> Uuid,
+        display_name -> Text,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    /// The members of each group: one row per (group, user).
+    scim_sidecar.group_member (org_id, group_id, user_id) {
+        org_id -> Int4,
+        group_id -> Uuid,
+        user_id -> Text,
+    }
+}
+
 diesel::joinable!(user_to_org -> orgs (org_id));
 diesel::joinable!(member -> users (user_id));
 diesel::joinable!(user_to_org -> users (user_id));
@@ -212,4 +234,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     scim_tokens,
     user_profile,
     member,
+    groups,
+    group_member,
 );

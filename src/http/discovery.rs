@@ -26,11 +26,9 @@ pub async fn list_resource_types(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> HttpResponse {
-    let base = scim_base_url(&state, &req);
-    scim_json(
-        StatusCode::OK,
-        &discovery::list_response(vec![discovery::user_resource_type(&base)], 1, 1),
-    )
+    let types = discovery::resource_types(&scim_base_url(&state, &req));
+    let total = types.len() as i64;
+    scim_json(StatusCode::OK, &discovery::list_response(types, total, 1))
 }
 
 pub async fn get_resource_type(

@@ -4,6 +4,7 @@ mod body;
 mod deadline;
 mod discovery;
 mod fallback;
+mod groups;
 mod health;
 mod request_span;
 mod response;
@@ -105,6 +106,32 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
                         .route(web::put().to(users::replace_user))
                         .route(web::patch().to(users::patch_user))
                         .route(web::delete().to(users::delete_user))
+                        .route(options(ITEM))
+                        .default_service(not_allowed(ITEM))
+                        .wrap(from_fn(fallback::refuse_impossible_ids))
+                        .wrap(from_fn(deadline::enforce_deadline)),
+                )
+                .service(
+                    web::resource("/Groups")
+                        .route(read().to(retry_read(groups::list_groups)))
+                        .route(web::post().to(groups::create_group))
+                        .route(options(COLLECTION))
+                        .default_service(not_allowed(COLLECTION))
+                        .wrap(from_fn(deadline::enforce_deadline)),
+                )
+                .service(
+                    web::resource("/Groups/.search")
+                        .route(web::post().to(groups::search_groups))
+                        .route(options(SEARCH))
+                        .default_service(not_allowed(SEARCH))
+                        .wrap(from_fn(deadline::enforce_deadline)),
+                )
+                .service(
+                    web::resource("/Groups/{id}")
+                        .route(read().to(retry_read(groups::get_group)))
+                        .route(web::put().to(groups::replace_group))
+                        .route(web::patch().to(groups::patch_group))
+                        .route(web::delete().to(groups::delete_group))
                         .route(options(ITEM))
                         .default_service(not_allowed(ITEM))
                         .wrap(from_fn(fallback::refuse_impossible_ids))

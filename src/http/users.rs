@@ -12,6 +12,7 @@ use crate::auth::AuthContext;
 use crate::error::ApiError;
 use crate::provisioning::{self, Caller, Change, PostOutcome};
 use crate::scim::discovery::list_response;
+use crate::scim::group::user_groups;
 use crate::scim::patch::parse_patch;
 use crate::scim::projection::Projection;
 use crate::scim::query::ListRequest;
@@ -19,9 +20,12 @@ use crate::scim::resource::normalize_body;
 use crate::scim::user::{etag_matches, UserRecord};
 use crate::state::AppState;
 
+/// The User's read-only attribute filled from /Groups.
+const GROUPS: &str = "groups";
+
 /// A connection for the request, after the org's first-request duties
 /// (`provisioning.require_member_approval`).
-async fn connect(
+pub(super) async fn connect(
     state: &AppState,
     caller: Caller<'_>,
 ) -> Result<crate::db::PooledConnection, ApiError> {
@@ -30,25 +34,61 @@ async fn connect(
     Ok(conn)
 }
 
-fn caller<'a>(context: &'a AuthContext, state: &AppState) -> Caller<'a> {
+pub(super) fn caller<'a>(context: &'a AuthContext, state: &'a AppState) -> Caller<'a> {
     Caller {
         org_id: context.org_id,
         token_name: &context.token_name,
         seats: context.grant.seat_cap(),
         mode: state.modes.current(),
+        owner_group: state.groups.owner_group(),
     }
 }
 
 /// Query parameters are matched without regard to case (`startindex` works too).
-fn param<'a>(query: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(query: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     query
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case(name))
         .map(|(_, value)| value.as_str())
 }
 
-fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+pub(super) fn header_value(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The read-only `groups` attribute, added to a rendered User when it has any.
+fn add_groups(body: &mut Value, groups: Option<&Vec<(String, String)>>, base: &str) {
+    if let (Value::Object(map), Some(groups)) = (body, groups) {
+        if !groups.is_empty() {
+            map.insert(GROUPS.into(), user_groups(groups, base));
+        }
+    }
+}
+
+/// The groups of these users, unless the answer leaves `groups` out.
+async fn groups_of(
+    conn: &mut crate::db::PooledConnection,
+    org_id: i32,
+    projection: &Projection,
+    user_ids: &[String],
+) -> Result<HashMap<String, Vec<(String, String)>>, ApiError> {
+    if !projection.returns(GROUPS) {
+        return Ok(HashMap::new());
+    }
+    provisioning::groups::groups_of(conn, org_id, user_ids).await
+}
+
+/// A single User with its `ETag` (and `Location` when created), and its groups.
+async fn user_answer(
+    conn: &mut crate::db::PooledConnection,
+    org_id: i32,
+    status: StatusCode,
+    user: &UserRecord,
+    base: &str,
+    projection: &Projection,
+) -> Result<HttpResponse, ApiError> {
+    let groups = groups_of(conn, org_id, projection, std::slice::from_ref(&user.id)).await?;
+    Ok(user_response(status, user, base, projection, groups.get(&user.id)))
 }
 
 /// A single User with its `ETag` (and `Location` when created).
@@ -57,8 +97,10 @@ fn user_response(
     user: &UserRecord,
     base: &str,
     projection: &Projection,
+    groups: Option<&Vec<(String, String)>>,
 ) -> HttpResponse {
-    let body = user.render(base);
+    let mut body = user.render(base);
+    add_groups(&mut body, groups, base);
     let location = body["meta"]["location"]
         .as_str()
         .and_then(|l| HeaderValue::from_str(l).ok());
@@ -73,7 +115,7 @@ fn user_response(
 }
 
 /// `attributes` / `excludedAttributes` of a request's query string.
-fn projection_of(req: &HttpRequest) -> Result<Projection, ApiError> {
+pub(super) fn projection_of(req: &HttpRequest) -> Result<Projection, ApiError> {
     let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .unwrap_or_default();
@@ -113,9 +155,15 @@ async fn list_answer(
     let mut conn = connect(state, caller(context, state)).await?;
     let (total, users) = provisioning::query::list(&mut conn, context.org_id, request).await?;
     let base = scim_base_url(state, req);
+    let ids: Vec<String> = users.iter().map(|user| user.id.clone()).collect();
+    let groups = groups_of(&mut conn, context.org_id, &request.projection, &ids).await?;
     let resources: Vec<Value> = users
         .iter()
-        .map(|user| request.projection.apply(user.render(&base)))
+        .map(|user| {
+            let mut body = user.render(&base);
+            add_groups(&mut body, groups.get(&user.id), &base);
+            request.projection.apply(body)
+        })
         .collect();
     Ok(scim_json(
         StatusCode::OK,
@@ -142,12 +190,8 @@ pub async fn get_user(
             return Ok(response);
         }
     }
-    Ok(user_response(
-        StatusCode::OK,
-        &user,
-        &scim_base_url(&state, &req),
-        &projection,
-    ))
+    let base = scim_base_url(&state, &req);
+    user_answer(&mut conn, context.org_id, StatusCode::OK, &user, &base, &projection).await
 }
 
 pub async fn create_user(
@@ -165,12 +209,8 @@ pub async fn create_user(
         PostOutcome::Created => StatusCode::CREATED,
         PostOutcome::Updated => StatusCode::OK,
     };
-    Ok(user_response(
-        status,
-        &user,
-        &scim_base_url(&state, &req),
-        &projection,
-    ))
+    let base = scim_base_url(&state, &req);
+    user_answer(&mut conn, caller.org_id, status, &user, &base, &projection).await
 }
 
 pub async fn replace_user(
@@ -207,12 +247,8 @@ async fn update(
     let caller = caller(&context, &state);
     let mut conn = connect(&state, caller).await?;
     let user = provisioning::update(&mut conn, caller, id, change, if_match).await?;
-    Ok(user_response(
-        StatusCode::OK,
-        &user,
-        &scim_base_url(&state, &req),
-        &projection,
-    ))
+    let base = scim_base_url(&state, &req);
+    user_answer(&mut conn, caller.org_id, StatusCode::OK, &user, &base, &projection).await
 }
 
 pub async fn delete_user(

@@ -411,7 +411,7 @@ pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
         .map(|time| time.naive_utc())
 }
 
-fn db_op(op: CompareOp) -> Op {
+pub(super) fn db_op(op: CompareOp) -> Op {
     match op {
         CompareOp::Eq => Op::Eq,
         CompareOp::Ne => Op::Ne,

@@ -5,6 +5,7 @@
 
 pub mod approval;
 pub mod filter;
+pub mod groups;
 pub mod modes;
 pub mod query;
 pub mod rules;
@@ -34,6 +35,8 @@ pub struct Caller<'a> {
     pub seats: Option<SeatCap>,
     /// How a deprovisioned membership is kept from the app.
     pub mode: DeprovisionMode,
+    /// The displayName of the group whose members hold the OWNER role, if one is configured.
+    pub owner_group: Option<&'a str>,
 }
 
 /// How deprovisioning keeps a person out of the org, whichever app version runs beside.
@@ -335,6 +338,7 @@ pub async fn delete(
         }
         let external_id = member.external_id.as_deref();
         set_membership(conn, caller, &member, false, external_id, now).await?;
+        groups::forget_user(conn, caller, user_id, now).await?;
         let document = current.stored_document();
         let user_name = document
             .get("userName")

@@ -63,6 +63,17 @@ impl Projection {
         self.attributes.is_empty() && self.excluded.is_empty()
     }
 
+    /// Whether answers carry the core attribute `name` (or part of it), so that a caller can
+    /// skip loading what would be dropped (a group's `members`).
+    pub fn returns(&self, name: &str) -> bool {
+        let names = |s: &Selector| {
+            s.extension.is_none() && s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name))
+        };
+        let asked = self.attributes.is_empty() || self.attributes.iter().any(names);
+        let excluded = self.excluded.iter().any(|s| names(s) && s.sub.is_none());
+        asked && !excluded
+    }
+
     /// The resource with only the attributes asked for.
     pub fn apply(&self, resource: Value) -> Value {
         let Value::Object(map) = resource else {

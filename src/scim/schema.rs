@@ -249,7 +249,7 @@ pub fn resolve(urn: Option<&str>, name: &str) -> Option<(&'static str, &'static 
         .map(|def| (schema, def))
 }
 
-fn attribute_json(def: &AttributeDef) -> Value {
+pub(crate) fn attribute_json(def: &AttributeDef) -> Value {
     let mut out = Map::new();
     out.insert("name".into(), json!(def.name));
     out.insert(

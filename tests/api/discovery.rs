@@ -17,17 +17,42 @@ async fn discovery_describes_users_truthfully() {
     assert_eq!(config["sort"]["supported"], true);
 
     let types: Value = app.get_json("/ResourceTypes").await;
-    assert_eq!(types["totalResults"], 1);
+    assert_eq!(types["totalResults"], 2);
     assert_eq!(types["Resources"][0]["endpoint"], "/Users");
+    assert_eq!(types["Resources"][1]["endpoint"], "/Groups");
     let user_type: Value = app.get_json("/ResourceTypes/User").await;
     assert_eq!(
         user_type["schema"],
         "urn:ietf:params:scim:schemas:core:2.0:User"
     );
-    assert_scim_error(app.get("/ResourceTypes/Group").send().await.unwrap(), 404).await;
+    let group_type: Value = app.get_json("/ResourceTypes/Group").await;
+    assert_eq!(
+        group_type["schema"],
+        "urn:ietf:params:scim:schemas:core:2.0:Group"
+    );
+    assert_scim_error(app.get("/ResourceTypes/Bulk").send().await.unwrap(), 404).await;
 
     let schemas: Value = app.get_json("/Schemas").await;
-    assert_eq!(schemas["totalResults"], 2);
+    assert_eq!(schemas["totalResults"], 3);
+    let group_schema: Value = app
+        .get_json("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")
+        .await;
+    let members = group_schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "members")
+        .unwrap()
+        .clone();
+    assert_eq!(members["multiValued"], true);
+    let member_ref = members["subAttributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "$ref")
+        .unwrap()
+        .clone();
+    assert_eq!(member_ref["referenceTypes"], json!(["User"]));
     let user_schema: Value = app
         .get_json("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
         .await;
@@ -49,7 +74,15 @@ async fn discovery_describes_users_truthfully() {
     ] {
         assert!(names.contains(&name), "{name} missing from /Schemas");
     }
-    assert!(!names.contains(&"password") && !names.contains(&"groups"));
+    assert!(!names.contains(&"password"));
+    let groups = user_schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "groups")
+        .expect("the User's groups in /Schemas")
+        .clone();
+    assert_eq!(groups["mutability"], "readOnly");
     // Characteristics say what the service does: 409 on a taken userName or externalId,
     // `id` in every projection, userName compared without regard to case.
     let attribute = |name: &str| {

@@ -25,6 +25,8 @@ pub enum AuditAction {
     UserUpdated,
     /// The service turned on the org's member approval (`provisioning.require_member_approval`).
     MemberApprovalEnabled,
+    /// A member's role followed the owner group (`provisioning.owner_group`).
+    MemberRoleChanged,
 }
 
 impl AuditAction {
@@ -36,6 +38,7 @@ impl AuditAction {
             AuditAction::MemberRemoved => "org.member_removed",
             AuditAction::UserUpdated => "user.updated",
             AuditAction::MemberApprovalEnabled => "org.member_approval_enabled",
+            AuditAction::MemberRoleChanged => "org.member_role_changed",
         }
     }
 }

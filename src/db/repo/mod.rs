@@ -5,6 +5,7 @@ pub mod access;
 pub mod accounts;
 pub mod app_release;
 pub mod audit;
+pub mod groups;
 pub mod licenses;
 pub mod members;
 pub mod orgs;

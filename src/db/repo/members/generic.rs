@@ -35,7 +35,7 @@ macro_rules! hand_written_expression {
         impl<QS> diesel::expression::SelectableExpression<QS> for $fragment {}
     };
 }
-pub(super) use hand_written_expression;
+pub(crate) use hand_written_expression;
 
 /// A singular value of a member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,7 +330,7 @@ fn element_sql<'b>(mut out: AstPass<'_, 'b, Pg>, filter: &'b ElementFilter) -> Q
 }
 
 /// `pr`: a value that is not empty.
-fn present<'b, F>(mut out: AstPass<'_, 'b, Pg>, value: F) -> QueryResult<()>
+pub(crate) fn present<'b, F>(mut out: AstPass<'_, 'b, Pg>, value: F) -> QueryResult<()>
 where
     F: Fn(AstPass<'_, 'b, Pg>) -> QueryResult<()>,
 {
@@ -354,7 +354,7 @@ fn comparison_operator(op: Op) -> &'static str {
 /// One comparison, RFC 7644 §3.4.2.2: strings with or without regard to case, ordering by code
 /// point (`COLLATE "C"`), booleans and instants by value. `ne` is true where the value is
 /// missing.
-fn compare<'b, F>(mut out: AstPass<'_, 'b, Pg>, lhs: F, op: Op, value: &'b Value) -> QueryResult<()>
+pub(crate) fn compare<'b, F>(mut out: AstPass<'_, 'b, Pg>, lhs: F, op: Op, value: &'b Value) -> QueryResult<()>
 where
     F: Fn(AstPass<'_, 'b, Pg>) -> QueryResult<()>,
 {

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS scim_sidecar.group_member;
+DROP TABLE IF EXISTS scim_sidecar.groups;
