@@ -88,7 +88,13 @@ async fn user_answer(
     projection: &Projection,
 ) -> Result<HttpResponse, ApiError> {
     let groups = groups_of(conn, org_id, projection, std::slice::from_ref(&user.id)).await?;
-    Ok(user_response(status, user, base, projection, groups.get(&user.id)))
+    Ok(user_response(
+        status,
+        user,
+        base,
+        projection,
+        groups.get(&user.id),
+    ))
 }
 
 /// A single User with its `ETag` (and `Location` when created).
@@ -191,7 +197,15 @@ pub async fn get_user(
         }
     }
     let base = scim_base_url(&state, &req);
-    user_answer(&mut conn, context.org_id, StatusCode::OK, &user, &base, &projection).await
+    user_answer(
+        &mut conn,
+        context.org_id,
+        StatusCode::OK,
+        &user,
+        &base,
+        &projection,
+    )
+    .await
 }
 
 pub async fn create_user(
@@ -248,7 +262,15 @@ async fn update(
     let mut conn = connect(&state, caller).await?;
     let user = provisioning::update(&mut conn, caller, id, change, if_match).await?;
     let base = scim_base_url(&state, &req);
-    user_answer(&mut conn, caller.org_id, StatusCode::OK, &user, &base, &projection).await
+    user_answer(
+        &mut conn,
+        caller.org_id,
+        StatusCode::OK,
+        &user,
+        &base,
+        &projection,
+    )
+    .await
 }
 
 pub async fn delete_user(

@@ -114,7 +114,10 @@ async fn answer(
             complete: false,
         });
     }
-    let members = members.into_iter().map(|m| (m.user_id, m.display)).collect();
+    let members = members
+        .into_iter()
+        .map(|m| (m.user_id, m.display))
+        .collect();
     Ok(Answer {
         group: record(row, Some(members)),
         complete: true,
@@ -180,8 +183,7 @@ pub async fn list(
         return Ok((total, rows.iter().map(|row| record(row, None)).collect()));
     }
     let ids: Vec<GroupId> = rows.iter().map(|row| row.id).collect();
-    let members =
-        repo::shown_members(conn, org_id, &ids, MAX_SHOWN_MEMBERS_PER_PAGE + 1).await?;
+    let members = repo::shown_members(conn, org_id, &ids, MAX_SHOWN_MEMBERS_PER_PAGE + 1).await?;
     if members.len() as i64 > MAX_SHOWN_MEMBERS_PER_PAGE {
         return Err(ScimError::bad_request(
             ScimType::TooMany,
@@ -191,18 +193,22 @@ pub async fn list(
         )
         .into());
     }
-    let mut records: Vec<GroupRecord> = rows.iter().map(|row| record(row, Some(Vec::new()))).collect();
+    let mut by_group: HashMap<GroupId, Vec<(String, Option<String>)>> = HashMap::new();
     for member in members {
-        if let Some(index) = ids.iter().position(|id| *id == member.group_id) {
-            if let Some(list) = records[index].members.as_mut() {
-                list.push((member.user_id, member.display));
-            }
-        }
+        by_group
+            .entry(member.group_id)
+            .or_default()
+            .push((member.user_id, member.display));
     }
-    if records
+    let records: Vec<GroupRecord> = rows
         .iter()
-        .any(|r| r.members.as_ref().is_some_and(|m| m.len() as i64 > MAX_SHOWN_MEMBERS))
-    {
+        .map(|row| record(row, Some(by_group.remove(&row.id).unwrap_or_default())))
+        .collect();
+    if records.iter().any(|r| {
+        r.members
+            .as_ref()
+            .is_some_and(|m| m.len() as i64 > MAX_SHOWN_MEMBERS)
+    }) {
         return Err(too_many_members());
     }
     Ok((total, records))
@@ -238,12 +244,22 @@ pub async fn create(
         ensure_known(conn, caller, &write.members).await?;
         let now = now();
         let external_id = write.external_id.as_deref();
-        repo::insert(conn, caller.org_id, id, &write.display_name, external_id, now).await?;
+        repo::insert(
+            conn,
+            caller.org_id,
+            id,
+            &write.display_name,
+            external_id,
+            now,
+        )
+        .await?;
         let added = repo::add_members(conn, caller.org_id, id, &write.members).await?;
         if is_owner_group(conn, caller, &write.display_name).await? {
             promote(conn, caller, id, &added, now).await?;
         }
-        let row = repo::find(conn, caller.org_id, id).await?.ok_or_else(not_found)?;
+        let row = repo::find(conn, caller.org_id, id)
+            .await?
+            .ok_or_else(not_found)?;
         answer(conn, caller.org_id, &row, with_members).await
     })
     .await
@@ -308,13 +324,11 @@ pub async fn patch(
                     touched.extend(repo::add_members(conn, caller.org_id, id, &users).await?);
                 }
                 GroupChange::RemoveMembers(users) => {
-                    touched
-                        .extend(repo::remove_members(conn, caller.org_id, id, &users).await?);
+                    touched.extend(repo::remove_members(conn, caller.org_id, id, &users).await?);
                 }
                 GroupChange::ReplaceMembers(users) => {
                     ensure_known(conn, caller, &users).await?;
-                    touched
-                        .extend(repo::retain_members(conn, caller.org_id, id, &users).await?);
+                    touched.extend(repo::retain_members(conn, caller.org_id, id, &users).await?);
                     touched.extend(repo::add_members(conn, caller.org_id, id, &users).await?);
                 }
                 GroupChange::RemoveAllMembers => {
@@ -335,7 +349,9 @@ pub async fn patch(
             was_owner
         };
         follow_owner_group(conn, caller, id, (was_owner, is_owner), &touched.users, now).await?;
-        let row = repo::find(conn, caller.org_id, id).await?.ok_or_else(not_found)?;
+        let row = repo::find(conn, caller.org_id, id)
+            .await?
+            .ok_or_else(not_found)?;
         answer(conn, caller.org_id, &row, with_members).await
     })
     .await
@@ -489,9 +505,19 @@ async fn audit_roles(
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     for user in users {
-        let metadata = audit_metadata(caller, json!({ "role": role, "groupId": group.to_string() }));
-        audit::record(conn, caller.org_id, AuditAction::MemberRoleChanged, user, metadata, now)
-            .await?;
+        let metadata = audit_metadata(
+            caller,
+            json!({ "role": role, "groupId": group.to_string() }),
+        );
+        audit::record(
+            conn,
+            caller.org_id,
+            AuditAction::MemberRoleChanged,
+            user,
+            metadata,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -740,7 +766,10 @@ mod tests {
                     Box::new(GroupFilter::Member("u1".into())),
                 ),
             ),
-            ("id eq \"not-a-uuid\"".to_owned(), GroupFilter::Constant(false)),
+            (
+                "id eq \"not-a-uuid\"".to_owned(),
+                GroupFilter::Constant(false),
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(translate(&text).unwrap(), expected, "{text}");

@@ -67,7 +67,10 @@ impl Projection {
     /// skip loading what would be dropped (a group's `members`).
     pub fn returns(&self, name: &str) -> bool {
         let names = |s: &Selector| {
-            s.extension.is_none() && s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name))
+            s.extension.is_none()
+                && s.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
         };
         let asked = self.attributes.is_empty() || self.attributes.iter().any(names);
         let excluded = self.excluded.iter().any(|s| names(s) && s.sub.is_none());

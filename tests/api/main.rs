@@ -8,6 +8,8 @@ mod discovery;
 mod faults;
 mod filters;
 mod fuzz;
+mod group_replay;
+mod groups;
 mod health;
 mod helpers;
 mod identity;

@@ -175,11 +175,7 @@ pub async fn find_by_name(
 
 /// Whether `name` and `other` are one displayName (case and Unicode form ignored), decided
 /// by the same SQL function as the uniqueness index.
-pub async fn same_name(
-    conn: &mut AsyncPgConnection,
-    name: &str,
-    other: &str,
-) -> QueryResult<bool> {
+pub async fn same_name(conn: &mut AsyncPgConnection, name: &str, other: &str) -> QueryResult<bool> {
     diesel::select(identity_key(name.to_owned()).eq(identity_key(other.to_owned())))
         .get_result(conn)
         .await
@@ -260,7 +256,9 @@ pub async fn count_unknown_users(
         .count()
         .get_result(conn)
         .await?;
-    Ok(user_ids.len().saturating_sub(usize::try_from(known).unwrap_or(0)))
+    Ok(user_ids
+        .len()
+        .saturating_sub(usize::try_from(known).unwrap_or(0)))
 }
 
 /// Adds the users to the group (those already in it are left alone) and returns the ones

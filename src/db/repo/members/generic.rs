@@ -354,7 +354,12 @@ fn comparison_operator(op: Op) -> &'static str {
 /// One comparison, RFC 7644 §3.4.2.2: strings with or without regard to case, ordering by code
 /// point (`COLLATE "C"`), booleans and instants by value. `ne` is true where the value is
 /// missing.
-pub(crate) fn compare<'b, F>(mut out: AstPass<'_, 'b, Pg>, lhs: F, op: Op, value: &'b Value) -> QueryResult<()>
+pub(crate) fn compare<'b, F>(
+    mut out: AstPass<'_, 'b, Pg>,
+    lhs: F,
+    op: Op,
+    value: &'b Value,
+) -> QueryResult<()>
 where
     F: Fn(AstPass<'_, 'b, Pg>) -> QueryResult<()>,
 {

@@ -20,7 +20,9 @@ pub use generic::{ElementFilter, Field, Generic, Op, Sort, SortKey, Value as Com
 pub use role::OrgRole;
 pub use write::*;
 // The SQL writers of comparisons, shared with the group filters.
-pub(crate) use generic::{compare as write_comparison, hand_written_expression, present as write_presence};
+pub(crate) use generic::{
+    compare as write_comparison, hand_written_expression, present as write_presence,
+};
 
 /// A membership and what the service keeps about it.
 #[derive(Debug, Clone, PartialEq, Queryable)]
