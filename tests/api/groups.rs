@@ -799,3 +799,28 @@ async fn two_owner_groups_racing_create_one() {
         .await;
     assert_eq!(owners, 1, "only the created group's member is an owner");
 }
+
+#[tokio::test]
+async fn a_removed_member_leaving_the_owner_group_comes_back_as_member() {
+    let app = TestApp::spawn_with(crate::helpers::in_mode("remove", owner_app_options())).await;
+    let users = app.user_ids("kept", 2).await;
+    let group = app.create_group(OWNER_GROUP, &[&users[0], &users[1]]).await;
+    let id = group["id"].as_str().unwrap();
+    // Deprovisioned in remove mode: no "UserToOrg" row, the role kept by the service.
+    assert_eq!(
+        app.set_active(&users[1], false).await.status().as_u16(),
+        200
+    );
+    assert_eq!(app.role(&users[1]).await, "");
+    let removed = app
+        .patch_group(
+            id,
+            json!([{ "op": "remove", "path": format!("members[value eq \"{}\"]", users[1]) }]),
+        )
+        .await;
+    assert_eq!(removed.status().as_u16(), 200);
+    assert_eq!(app.role_audits(&users[1], "MEMBER").await, 1);
+    assert_eq!(app.set_active(&users[1], true).await.status().as_u16(), 200);
+    assert_eq!(app.role(&users[1]).await, "MEMBER");
+    assert_eq!(app.role(&users[0]).await, "OWNER");
+}
