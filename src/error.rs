@@ -8,6 +8,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::AsyncPgConnection;
+use tokio_postgres::error::SqlState;
 
 use crate::db::{self, PoolError};
 use crate::scim::{ScimError, ScimType, SCIM_MEDIA_TYPE};
@@ -29,8 +31,10 @@ pub enum ApiError {
     /// The request ran past `server.request_deadline_ms`; its work was abandoned.
     #[error("the request deadline passed")]
     DeadlinePassed,
+    /// A failed statement, with its SQLSTATE when the request's connection told it
+    /// ([`ApiError::with_sqlstate_of`]): diesel-async reports most codes as `Unknown`.
     #[error("database error")]
-    Database(#[from] DieselError),
+    Database(#[source] DieselError, Option<SqlState>),
     #[error("database pool error")]
     Pool(#[from] PoolError),
     #[error("internal error")]
@@ -56,33 +60,30 @@ enum DbFailure {
     Other,
 }
 
-/// Classifies by diesel's kind, and for the kinds diesel-async 0.9 reports as `Unknown` (it
-/// maps only eight SQLSTATEs and keeps the code itself private) by PostgreSQL's message,
-/// which every pooled connection asks to be in English (`lc_messages = 'C'`, see
-/// `db::build_pool`). The SQLSTATE each message stands for is noted beside it.
-fn classify(error: &DieselError) -> DbFailure {
-    match error {
-        DieselError::NotFound => DbFailure::NotFound,
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => DbFailure::Uniqueness,
-        // 40001
-        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-            DbFailure::Concurrent
+/// Classifies by SQLSTATE, whatever language PostgreSQL's messages are in, and by diesel's
+/// kind where there is no code (a closed socket, or an error that did not pass through
+/// [`ApiError::with_sqlstate_of`]: only the eight codes diesel-async maps are told apart then).
+fn classify(error: &DieselError, sqlstate: Option<&SqlState>) -> DbFailure {
+    if db::is_connection_lost(error, sqlstate)
+        || matches!(error, DieselError::BrokenTransactionManager)
+    {
+        return DbFailure::ConnectionLost;
+    }
+    match (error, sqlstate) {
+        (DieselError::NotFound, _) => DbFailure::NotFound,
+        (DieselError::DatabaseError(_, _), Some(code)) => match code.code() {
+            "23505" => DbFailure::Uniqueness,
+            // Serialization failure, deadlock: the transaction was rolled back.
+            "40001" | "40P01" => DbFailure::Concurrent,
+            // Lock timeout or NOWAIT; statement timeout or cancel request.
+            "55P03" | "57014" => DbFailure::Busy,
+            _ => DbFailure::Other,
+        },
+        (DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _), None) => {
+            DbFailure::Uniqueness
         }
-        DieselError::BrokenTransactionManager => DbFailure::ConnectionLost,
-        _ if db::is_connection_lost(error) => DbFailure::ConnectionLost,
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            let message = info.message();
-            if message.starts_with("deadlock detected") {
-                // 40P01
-                DbFailure::Concurrent
-            } else if message.starts_with("canceling statement due to")
-                || message.starts_with("could not obtain lock")
-            {
-                // 57014 (statement timeout, cancel request), 55P03 (lock timeout, NOWAIT)
-                DbFailure::Busy
-            } else {
-                DbFailure::Other
-            }
+        (DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _), None) => {
+            DbFailure::Concurrent
         }
         _ => DbFailure::Other,
     }
@@ -113,7 +114,7 @@ impl ApiError {
                 ScimError::new(429, None, "Too many requests with this token; retry later.")
             }
             ApiError::DeadlinePassed => ScimError::new(503, None, UNAVAILABLE_DETAIL),
-            ApiError::Database(error) => match classify(error) {
+            ApiError::Database(error, sqlstate) => match classify(error, sqlstate.as_ref()) {
                 DbFailure::NotFound => ScimError::not_found("Resource not found."),
                 DbFailure::Uniqueness => {
                     ScimError::conflict("The resource conflicts with an existing one.")
@@ -132,12 +133,25 @@ impl ApiError {
     /// The request's connection died under it: nothing it had not committed was kept, and a
     /// read may run again on a fresh connection.
     pub fn is_connection_lost(&self) -> bool {
-        matches!(self, ApiError::Database(error) if classify(error) == DbFailure::ConnectionLost)
+        matches!(self, ApiError::Database(error, sqlstate)
+            if classify(error, sqlstate.as_ref()) == DbFailure::ConnectionLost)
+    }
+
+    /// This error, with the SQLSTATE of `conn` when it is a database error from `conn` that
+    /// does not carry one yet. Called where a request's connection and its outcome meet.
+    pub fn with_sqlstate_of(self, conn: &mut AsyncPgConnection) -> Self {
+        match self {
+            ApiError::Database(error @ DieselError::DatabaseError(..), None) => {
+                let sqlstate = db::sqlstate::last_sqlstate(conn);
+                ApiError::Database(error, sqlstate)
+            }
+            other => other,
+        }
     }
 
     fn severity(&self) -> Severity {
         match self {
-            ApiError::Database(error) => match classify(error) {
+            ApiError::Database(error, sqlstate) => match classify(error, sqlstate.as_ref()) {
                 DbFailure::Other => Severity::Fault,
                 DbFailure::Busy | DbFailure::ConnectionLost => Severity::Degraded,
                 DbFailure::NotFound | DbFailure::Uniqueness | DbFailure::Concurrent => {
@@ -161,7 +175,10 @@ impl ApiError {
 
     fn cause(&self) -> String {
         match self {
-            ApiError::Database(e) => cause_chain(e),
+            ApiError::Database(e, Some(sqlstate)) => {
+                format!("{} (SQLSTATE {})", cause_chain(e), sqlstate.code())
+            }
+            ApiError::Database(e, None) => cause_chain(e),
             ApiError::Pool(e) => cause_chain(e),
             ApiError::Internal(e) => format!("{e:#}"),
             other => other.to_string(),
@@ -247,6 +264,12 @@ pub fn json_body_error(error: actix_web::error::JsonPayloadError) -> ApiError {
     ApiError::Scim(error)
 }
 
+impl From<DieselError> for ApiError {
+    fn from(error: DieselError) -> Self {
+        ApiError::Database(error, None)
+    }
+}
+
 pub const UNSUPPORTED_MEDIA_TYPE_DETAIL: &str =
     "The request body must be application/scim+json or application/json, in UTF-8.";
 pub const TOO_LARGE_DETAIL: &str = "The request body is too large.";
@@ -258,7 +281,7 @@ mod tests {
     #[test]
     fn unique_violations_are_conflicts_and_unknown_failures_hide_their_cause() {
         let info = || Message("duplicate key value violates unique constraint \"User_email_key\"");
-        let unique = ApiError::Database(DieselError::DatabaseError(
+        let unique = ApiError::from(DieselError::DatabaseError(
             DatabaseErrorKind::UniqueViolation,
             Box::new(info()),
         ));
@@ -269,7 +292,7 @@ mod tests {
         );
         assert!(!scim.detail.contains("User_email_key"));
 
-        let other = ApiError::Database(DieselError::DatabaseError(
+        let other = ApiError::from(DieselError::DatabaseError(
             DatabaseErrorKind::Unknown,
             Box::new(info()),
         ));
@@ -303,47 +326,73 @@ mod tests {
         }
     }
 
-    /// A database error as diesel-async reports one whose SQLSTATE it does not map.
-    fn unknown(message: &'static str) -> ApiError {
-        ApiError::Database(DieselError::DatabaseError(
-            DatabaseErrorKind::Unknown,
-            Box::new(Message(message)),
-        ))
+    /// A database error as diesel-async reports one whose SQLSTATE it does not map, with the
+    /// code the connection read off the wire.
+    fn unknown(message: &'static str, code: Option<&str>) -> ApiError {
+        ApiError::Database(
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(Message(message))),
+            code.map(SqlState::from_code),
+        )
     }
 
     #[test]
-    fn postgres_error_classes_map_to_their_answers() {
-        for (message, status, lost) in [
-            ("deadlock detected", 409, false),
-            ("canceling statement due to statement timeout", 503, false),
-            ("canceling statement due to lock timeout", 503, false),
-            ("canceling statement due to user request", 503, false),
-            ("could not obtain lock on row in relation \"t\"", 503, false),
+    fn postgres_error_classes_map_to_their_answers_by_sqlstate() {
+        // Messages as a French-speaking server words them: only the code is read.
+        for (code, message, status, lost) in [
+            ("40P01", "interblocage détecté", 409, false),
+            ("40001", "n'a pas pu sérialiser un accès", 409, false),
             (
-                "terminating connection due to administrator command",
+                "57014",
+                "annulation de la requête à cause du délai",
                 503,
-                true,
-            ),
-            (
-                "terminating connection due to idle-session timeout",
-                503,
-                true,
-            ),
-            (
-                "invalid byte sequence for encoding \"UTF8\": 0x00",
-                500,
                 false,
             ),
+            ("55P03", "n'a pas pu obtenir un verrou", 503, false),
+            (
+                "57P01",
+                "arrêt des connexions suite à la demande",
+                503,
+                true,
+            ),
+            ("57P05", "fin de la connexion", 503, true),
+            (
+                "25P03",
+                "fin de la connexion inactive en transaction",
+                503,
+                true,
+            ),
+            ("08006", "échec de la connexion", 503, true),
+            ("22021", "séquence d'octets invalide", 500, false),
         ] {
-            let error = unknown(message);
-            assert_eq!(error.to_scim().status, status, "{message}");
-            assert_eq!(error.is_connection_lost(), lost, "{message}");
+            let error = unknown(message, Some(code));
+            assert_eq!(error.to_scim().status, status, "{code}");
+            assert_eq!(error.is_connection_lost(), lost, "{code}");
         }
-        let closed = ApiError::Database(DieselError::DatabaseError(
+        // Without a code the English text means nothing either: the kind alone decides.
+        for message in [
+            "deadlock detected",
+            "canceling statement due to statement timeout",
+            "terminating connection due to administrator command",
+        ] {
+            let error = unknown(message, None);
+            assert_eq!(error.to_scim().status, 500, "{message}");
+            assert!(!error.is_connection_lost(), "{message}");
+        }
+        // A closed socket has no code; a stale one from an earlier error changes nothing.
+        for stale in [None, Some("23505")] {
+            let closed = ApiError::Database(
+                DieselError::DatabaseError(
+                    DatabaseErrorKind::UnableToSendCommand,
+                    Box::new("connection closed".to_owned()),
+                ),
+                stale.map(SqlState::from_code),
+            );
+            assert!(closed.is_connection_lost());
+        }
+        let closed = ApiError::from(DieselError::DatabaseError(
             DatabaseErrorKind::UnableToSendCommand,
             Box::new("connection closed".to_owned()),
         ));
-        assert!(closed.is_connection_lost());
         let response = closed.error_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");

@@ -28,5 +28,7 @@ async fn read_once<T>(
     read: &impl AsyncFn(&mut AsyncPgConnection) -> QueryResult<T>,
 ) -> Result<T, ApiError> {
     let mut conn = pool.get().await?;
-    Ok(read(&mut conn).await?)
+    read(&mut conn)
+        .await
+        .map_err(|error| ApiError::from(error).with_sqlstate_of(&mut conn))
 }

@@ -18,20 +18,30 @@
 //! Prisma's spelling works too: `sslcert` names the server's CA, and `sslaccept=strict` asks
 //! for `verify-full`.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
 use diesel::ConnectionError;
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use rand::seq::SliceRandom;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, Error as TlsError, SignatureScheme};
-use tokio_postgres::config::SslMode;
+use socket2::TcpKeepalive;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::oneshot;
+use tokio_postgres::config::{Host, LoadBalanceHosts, SslMode, TargetSessionAttrs};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::SimpleQueryMessage;
 use url::Url;
+
+use super::sqlstate::{ConnectionCompanion, ErrorWatch, LastError, WatchedTls};
 
 /// Prisma's client-side settings: meaningful to the app, unknown to PostgreSQL drivers.
 const PRISMA_ONLY: &[&str] = &[
@@ -159,34 +169,239 @@ impl ConnectOptions {
         Ok(Self { config, tls })
     }
 
-    /// Opens one connection.
+    /// Opens one connection: to each host of the URL in turn (in random order with
+    /// `load_balance_hosts=random`), each of its addresses in turn, until one accepts. The
+    /// socket is opened here rather than by tokio-postgres so that the service can read the
+    /// protocol stream's error codes (`db::sqlstate`); the URL's timeouts, keepalives and
+    /// `target_session_attrs` apply as tokio-postgres applies them.
     pub async fn connect(&self) -> diesel::ConnectionResult<AsyncPgConnection> {
-        // The driver's own message ("error performing TLS handshake") hides why; add the causes.
-        let failed = |error: tokio_postgres::Error| {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(&error);
-            while let Some(cause) = source {
-                text.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            ConnectionError::BadConnection(text)
-        };
-        match &self.tls {
-            None => {
-                let (client, connection) = self
-                    .config
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .map_err(failed)?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await
-            }
-            Some(tls) => {
-                let connector = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
-                let (client, connection) = self.config.connect(connector).await.map_err(failed)?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        let config = &self.config;
+        let (hosts, addrs, ports) = (
+            config.get_hosts(),
+            config.get_hostaddrs(),
+            config.get_ports(),
+        );
+        let count = hosts.len().max(addrs.len());
+        let bad = |text: &str| Err(ConnectionError::BadConnection(text.to_owned()));
+        if count == 0 {
+            return bad("DATABASE_URL names no host");
+        }
+        if !hosts.is_empty() && !addrs.is_empty() && hosts.len() != addrs.len() {
+            return bad("DATABASE_URL names different numbers of hosts and hostaddrs");
+        }
+        if ports.len() > 1 && ports.len() != count {
+            return bad("DATABASE_URL names different numbers of hosts and ports");
+        }
+        let mut order: Vec<usize> = (0..count).collect();
+        if config.get_load_balance_hosts() == LoadBalanceHosts::Random {
+            order.shuffle(&mut rand::rng());
+        }
+        let mut failure = None;
+        for i in order {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            let host = hosts.get(i);
+            // The host name is what TLS verifies, even when `hostaddr` says where to connect.
+            let server_name = match host {
+                Some(Host::Tcp(name)) => name.as_str(),
+                _ => "",
+            };
+            let outcome = match (addrs.get(i), host) {
+                (Some(ip), _) => {
+                    self.connect_tcp(&[SocketAddr::new(*ip, port)], server_name)
+                        .await
+                }
+                (None, Some(Host::Tcp(name))) => {
+                    match tokio::net::lookup_host((name.as_str(), port)).await {
+                        Ok(found) => {
+                            let mut found: Vec<SocketAddr> = found.collect();
+                            if config.get_load_balance_hosts() == LoadBalanceHosts::Random {
+                                found.shuffle(&mut rand::rng());
+                            }
+                            self.connect_tcp(&found, server_name).await
+                        }
+                        Err(error) => Err(ConnectionError::BadConnection(format!(
+                            "could not resolve {name}: {error}"
+                        ))),
+                    }
+                }
+                #[cfg(unix)]
+                (None, Some(Host::Unix(dir))) => {
+                    let path = dir.join(format!(".s.PGSQL.{port}"));
+                    match with_timeout(config, tokio::net::UnixStream::connect(path)).await {
+                        Ok(stream) => self.open(stream, server_name).await,
+                        Err(error) => Err(ConnectionError::BadConnection(error.to_string())),
+                    }
+                }
+                // Not reached: `count` is the length of the longer list.
+                (None, None) => continue,
+            };
+            match outcome {
+                Ok(conn) => return Ok(conn),
+                Err(error) => failure = Some(error),
             }
         }
+        Err(failure.unwrap_or_else(|| {
+            ConnectionError::BadConnection("DATABASE_URL names no host".to_owned())
+        }))
     }
+
+    async fn connect_tcp(
+        &self,
+        addrs: &[SocketAddr],
+        server_name: &str,
+    ) -> diesel::ConnectionResult<AsyncPgConnection> {
+        let mut failure =
+            ConnectionError::BadConnection("could not resolve any addresses".to_owned());
+        for addr in addrs {
+            let stream = match self.tcp_socket(*addr).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    failure = ConnectionError::BadConnection(format!("{addr}: {error}"));
+                    continue;
+                }
+            };
+            match self.open(stream, server_name).await {
+                Ok(conn) => return Ok(conn),
+                Err(error) => failure = error,
+            }
+        }
+        Err(failure)
+    }
+
+    async fn tcp_socket(&self, addr: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+        let config = &self.config;
+        let stream = with_timeout(config, tokio::net::TcpStream::connect(addr)).await?;
+        stream.set_nodelay(true)?;
+        let socket = socket2::SockRef::from(&stream);
+        #[cfg(target_os = "linux")]
+        if let Some(timeout) = config.get_tcp_user_timeout() {
+            socket.set_tcp_user_timeout(Some(*timeout))?;
+        }
+        if config.get_keepalives() {
+            let mut keepalive = TcpKeepalive::new().with_time(config.get_keepalives_idle());
+            if let Some(interval) = config.get_keepalives_interval() {
+                keepalive = keepalive.with_interval(interval);
+            }
+            if let Some(retries) = config.get_keepalives_retries() {
+                keepalive = keepalive.with_retries(retries);
+            }
+            socket.set_tcp_keepalive(&keepalive)?;
+        }
+        Ok(stream)
+    }
+
+    /// The PostgreSQL session on `stream`: TLS as `sslmode` says, the protocol stream watched
+    /// for error codes, driven by a task of its own until the connection is dropped.
+    async fn open<S>(
+        &self,
+        stream: S,
+        server_name: &str,
+    ) -> diesel::ConnectionResult<AsyncPgConnection>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let last_error = Arc::new(LastError::default());
+        let socket = ErrorWatch::new(stream, Arc::clone(&last_error));
+        let (client, driver) = match &self.tls {
+            None => {
+                let tls = WatchedTls {
+                    tls: tokio_postgres::NoTls,
+                    last_error: Arc::clone(&last_error),
+                };
+                let (client, connection) =
+                    self.config.connect_raw(socket, tls).await.map_err(failed)?;
+                (client, drive(connection))
+            }
+            Some(tls) => {
+                let mut maker = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
+                let Ok(tls) =
+                    MakeTlsConnect::<ErrorWatch<S>>::make_tls_connect(&mut maker, server_name);
+                let tls = WatchedTls {
+                    tls,
+                    last_error: Arc::clone(&last_error),
+                };
+                let (client, connection) =
+                    self.config.connect_raw(socket, tls).await.map_err(failed)?;
+                (client, drive(connection))
+            }
+        };
+        self.check_session_attrs(&client).await?;
+        let mut conn = AsyncPgConnection::try_from(client).await?;
+        conn.set_instrumentation(ConnectionCompanion::new(last_error, driver));
+        Ok(conn)
+    }
+
+    /// libpq's `target_session_attrs=read-write` / `read-only`.
+    async fn check_session_attrs(
+        &self,
+        client: &tokio_postgres::Client,
+    ) -> diesel::ConnectionResult<()> {
+        let wanted = match self.config.get_target_session_attrs() {
+            TargetSessionAttrs::ReadWrite => "off",
+            TargetSessionAttrs::ReadOnly => "on",
+            _ => return Ok(()),
+        };
+        let answer = client
+            .simple_query("SHOW transaction_read_only")
+            .await
+            .map_err(failed)?;
+        let read_only = answer.iter().find_map(|message| match message {
+            SimpleQueryMessage::Row(row) => row.get(0),
+            _ => None,
+        });
+        if read_only == Some(wanted) {
+            Ok(())
+        } else {
+            Err(ConnectionError::BadConnection(format!(
+                "the server's transaction_read_only is {read_only:?}, not what target_session_attrs asks"
+            )))
+        }
+    }
+}
+
+/// The driver's own message ("error performing TLS handshake") hides why; add the causes.
+fn failed(error: tokio_postgres::Error) -> ConnectionError {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    ConnectionError::BadConnection(text)
+}
+
+async fn with_timeout<T>(
+    config: &tokio_postgres::Config,
+    connect: impl Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    match config.get_connect_timeout() {
+        Some(timeout) => tokio::time::timeout(*timeout, connect)
+            .await
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ))
+            }),
+        None => connect.await,
+    }
+}
+
+/// Runs the protocol of `connection` until it ends or the returned sender is dropped, which
+/// closes the socket at once (a statement still running is abandoned, and PostgreSQL rolls
+/// its transaction back).
+fn drive<F>(connection: F) -> oneshot::Sender<()>
+where
+    F: Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+{
+    let (keep, dropped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = connection => {}
+            _ = dropped => {}
+        }
+    });
+    keep
 }
 
 /// `key=value` pairs of a URL query, percent-decoded as libpq does (`+` stays `+`).

@@ -10,9 +10,9 @@ pub mod migrations;
 pub mod repo;
 pub mod schema;
 pub mod schema_check;
+pub mod sqlstate;
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -22,10 +22,8 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolableConnection, RecyclingMethod,
 };
-use diesel_async::{
-    AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
-    TransactionManager,
-};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
+use tokio_postgres::error::SqlState;
 
 pub use connect::ConnectOptions;
 pub use diesel_async::pooled_connection::deadpool::PoolError;
@@ -75,6 +73,14 @@ impl DbPool {
 ///   (a retried read among them) opens a fresh connection instead of finding another corpse.
 pub struct PooledConnection(Option<Object<AsyncPgConnection>>);
 
+impl PooledConnection {
+    /// The SQLSTATE of the latest error the server sent this connection: the code of the
+    /// error its latest failed statement returned (see [`sqlstate`]).
+    pub fn last_sqlstate(&mut self) -> Option<SqlState> {
+        sqlstate::last_sqlstate(self)
+    }
+}
+
 impl Deref for PooledConnection {
     type Target = AsyncPgConnection;
 
@@ -115,34 +121,37 @@ impl Drop for PooledConnection {
 /// Did the connection die under this error (rather than the statement fail)? Then nothing
 /// more can happen on it, and what it had not committed was rolled back by PostgreSQL.
 ///
-/// The driver reports a closed socket without a SQLSTATE (`UnableToSendCommand`), and a
-/// backend ended by the server (SQLSTATE 57P01 `pg_terminate_backend`, 57P02 crash of another
-/// backend, 25P03/57P05 idle timeouts, 57P04 recovery conflict) as `Unknown` with only
-/// PostgreSQL's message: diesel-async 0.9 keeps the SQLSTATE to itself. Those messages are
-/// read in English, which every pooled connection asks for (`lc_messages`, see
-/// [`build_pool`]).
-pub fn is_connection_lost(error: &DieselError) -> bool {
+/// The driver reports a closed socket without a SQLSTATE (`UnableToSendCommand`); a backend
+/// ended by the server reports one that diesel-async does not map (`Unknown`): class 08
+/// (connection exception), 57P01 (`pg_terminate_backend`, shutdown), 57P02 (another
+/// backend crashed), 57P03 (starting up), 57P04 (database dropped), 57P05 and 25P03 (idle
+/// timeouts). `sqlstate` is the error's code, read off the wire ([`sqlstate`]).
+pub fn is_connection_lost(error: &DieselError, sqlstate: Option<&SqlState>) -> bool {
     match error {
         DieselError::DatabaseError(
             DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
             _,
         ) => true,
-        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            let message = info.message();
-            message.starts_with("terminating connection")
-                || message.starts_with("server closed the connection")
-                || message.starts_with("connection closed")
-        }
+        DieselError::DatabaseError(_, _) => sqlstate.is_some_and(|code| {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::DATABASE_DROPPED,
+                    SqlState::IDLE_SESSION_TIMEOUT,
+                    SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
+                ]
+                .contains(code)
+        }),
         _ => false,
     }
 }
 
-/// Set once the first connection tells that server messages will not be in English.
-static FOREIGN_MESSAGES_WARNED: AtomicBool = AtomicBool::new(false);
-
 /// Builds the pool. Connections are opened lazily; each one gets, when it is opened, the
-/// `statement_timeout` and `application_name` of `options`, English server messages when the
-/// role may choose them, and (PostgreSQL 14+) a one-second check for a vanished client.
+/// `statement_timeout` and `application_name` of `options` and (PostgreSQL 14+) a one-second
+/// check for a vanished client. Server messages stay in whatever language the role has:
+/// errors are told apart by SQLSTATE ([`sqlstate`]).
 pub fn build_pool(target: &ConnectOptions, options: &PoolOptions) -> anyhow::Result<DbPool> {
     let statement_timeout = options.statement_timeout.as_millis().to_string();
     let application_name = options.application_name.clone();
@@ -158,29 +167,19 @@ pub fn build_pool(target: &ConnectOptions, options: &PoolOptions) -> anyhow::Res
         let application_name = application_name.clone();
         Box::pin(async move {
             let mut conn = target.connect().await?;
-            // `lc_messages` is a superuser setting (or needs `GRANT SET ON PARAMETER`): asked
-            // for, never required. Caught by SQLSTATE, so whatever the language.
-            conn.batch_execute(
-                "DO $$ BEGIN PERFORM set_config('lc_messages', 'C', false); \
-                 EXCEPTION WHEN insufficient_privilege THEN NULL; END $$",
-            )
-            .await
-            .map_err(ConnectionError::CouldntSetupConfiguration)?;
             // Raw SQL: runs once per new connection, so there is nothing to cache.
-            let setup = diesel::sql_query(
+            diesel::sql_query(
                 "SELECT set_config('statement_timeout', $1, false) AS statement_timeout, \
                         set_config('application_name', $2, false) AS application_name, \
                         CASE WHEN current_setting('server_version_num')::int >= 140000 \
                              THEN set_config('client_connection_check_interval', '1000', false) \
-                        END AS check_interval, \
-                        current_setting('lc_messages') AS lc_messages",
+                        END AS check_interval",
             )
             .bind::<Text, _>(statement_timeout)
             .bind::<Text, _>(application_name)
-            .get_result::<ConnectionSetup>(&mut conn)
+            .execute(&mut conn)
             .await
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
-            warn_about_message_language(&setup.lc_messages);
             Ok(conn)
         })
     });
@@ -196,35 +195,6 @@ pub fn build_pool(target: &ConnectOptions, options: &PoolOptions) -> anyhow::Res
             .runtime(deadpool::Runtime::Tokio1)
             .build()?,
     ))
-}
-
-#[derive(diesel::QueryableByName)]
-struct ConnectionSetup {
-    #[diesel(sql_type = Text)]
-    lc_messages: String,
-}
-
-/// Messages in another language than English leave the errors that
-/// [`is_connection_lost`] and the error mapping read by message unrecognised: said once.
-fn warn_about_message_language(lc_messages: &str) {
-    if is_english_locale(lc_messages) || FOREIGN_MESSAGES_WARNED.swap(true, Ordering::Relaxed) {
-        return;
-    }
-    tracing::warn!(
-        db.lc_messages = lc_messages,
-        "PostgreSQL answers this role in another language than English and the role may not change it: deadlocks, lock and statement timeouts and lost connections will answer 500 instead of 409/503. Run, as a superuser, ALTER ROLE <role> SET lc_messages = 'C' (or, on PostgreSQL 15+, GRANT SET ON PARAMETER lc_messages TO <role>)"
-    );
-}
-
-/// `C`, `POSIX`, `en_*` and the empty value (the server's environment, English unless set).
-fn is_english_locale(locale: &str) -> bool {
-    locale.is_empty()
-        || locale == "C"
-        || locale.starts_with("C.")
-        || locale == "POSIX"
-        || locale.starts_with("en_")
-        || locale == "en"
-        || locale.starts_with("en.")
 }
 
 /// The URL without its passwords (user info and query parameters), for messages.
@@ -250,16 +220,6 @@ pub fn redacted_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn english_message_locales_are_told_apart() {
-        for english in ["", "C", "C.UTF-8", "POSIX", "en_US.UTF-8", "en_GB", "en"] {
-            assert!(super::is_english_locale(english), "{english}");
-        }
-        for foreign in ["de_DE.UTF-8", "fr_FR", "ja_JP.eucJP", "es"] {
-            assert!(!super::is_english_locale(foreign), "{foreign}");
-        }
-    }
-
     #[test]
     fn redacted_urls_hide_every_password() {
         let shown = super::redacted_url(

@@ -30,7 +30,11 @@ pub(super) async fn connect(
     caller: Caller<'_>,
 ) -> Result<crate::db::PooledConnection, ApiError> {
     let mut conn = state.pool.get().await?;
-    state.approval.ensure(&mut conn, caller).await?;
+    state
+        .approval
+        .ensure(&mut conn, caller)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     Ok(conn)
 }
 
@@ -159,7 +163,9 @@ async fn list_answer(
     request: &ListRequest,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = connect(state, caller(context, state)).await?;
-    let (total, users) = provisioning::query::list(&mut conn, context.org_id, request).await?;
+    let (total, users) = provisioning::query::list(&mut conn, context.org_id, request)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     let base = scim_base_url(state, req);
     let ids: Vec<String> = users.iter().map(|user| user.id.clone()).collect();
     let groups = groups_of(&mut conn, context.org_id, &request.projection, &ids).await?;
@@ -185,7 +191,9 @@ pub async fn get_user(
 ) -> Result<HttpResponse, ApiError> {
     let projection = projection_of(&req)?;
     let mut conn = connect(&state, caller(&context, &state)).await?;
-    let user = provisioning::query::get(&mut conn, context.org_id, &id).await?;
+    let user = provisioning::query::get(&mut conn, context.org_id, &id)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     if let Some(tags) = header_value(&req, header::IF_NONE_MATCH) {
         let current = user.etag();
         if etag_matches(tags, &current) {
@@ -218,7 +226,9 @@ pub async fn create_user(
     let projection = projection_of(&req)?;
     let caller = caller(&context, &state);
     let mut conn = connect(&state, caller).await?;
-    let (user, outcome) = provisioning::create(&mut conn, caller, doc).await?;
+    let (user, outcome) = provisioning::create(&mut conn, caller, doc)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     let status = match outcome {
         PostOutcome::Created => StatusCode::CREATED,
         PostOutcome::Updated => StatusCode::OK,
@@ -260,7 +270,9 @@ async fn update(
     let projection = projection_of(&req)?;
     let caller = caller(&context, &state);
     let mut conn = connect(&state, caller).await?;
-    let user = provisioning::update(&mut conn, caller, id, change, if_match).await?;
+    let user = provisioning::update(&mut conn, caller, id, change, if_match)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     let base = scim_base_url(&state, &req);
     user_answer(
         &mut conn,
@@ -282,6 +294,8 @@ pub async fn delete_user(
     let if_match = header_value(&req, header::IF_MATCH);
     let caller = caller(&context, &state);
     let mut conn = connect(&state, caller).await?;
-    provisioning::delete(&mut conn, caller, &id, if_match).await?;
+    provisioning::delete(&mut conn, caller, &id, if_match)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     Ok(HttpResponse::NoContent().finish())
 }
