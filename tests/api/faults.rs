@@ -1,18 +1,16 @@
-//! Fault injection: connections killed under load, locks that outlast the request deadline,
-//! and PostgreSQL's own error classes, against the PostgreSQL the harness owns. Every test is
-//! bounded in time.
+//! Fault injection: connections killed under load, locks that outlast the request deadline
+//! and a stopped server, against the PostgreSQL the harness owns (PostgreSQL's error classes,
+//! by SQLSTATE: `sqlstate`). Every test is bounded in time.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use actix_web::ResponseError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::future::join_all;
 use reqwest::Method;
-use scim_sidecar::db::{self, ConnectOptions, DbPool, PoolOptions};
-use scim_sidecar::error::ApiError;
+use scim_sidecar::db::ConnectOptions;
 
-use crate::helpers::{assert_retry_later, eventually, okta_user, TestApp, TestDb};
+use crate::helpers::{assert_retry_later, eventually, okta_user, TestApp};
 
 #[tokio::test]
 async fn terminated_connections_under_load_never_answer_500_and_the_service_recovers() {
@@ -194,122 +192,6 @@ async fn a_lock_past_the_request_deadline_answers_503_and_writes_nothing() {
     assert_eq!(app.db.service_sessions("idle in transaction").await, 0);
     // And the service goes on.
     app.create_user("late@example.com", "00u-late").await;
-}
-
-/// A pool like the server's, on `db`.
-async fn pool(db: &TestDb, statement_timeout_ms: u64) -> DbPool {
-    db::build_pool(
-        &ConnectOptions::from_url(&db.url, None).unwrap(),
-        &PoolOptions {
-            max_size: 4,
-            acquire_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_millis(statement_timeout_ms),
-            application_name: "scim-sidecar".into(),
-        },
-    )
-    .unwrap()
-}
-
-/// The HTTP status a failed statement answers.
-fn status_of(error: diesel::result::Error) -> u16 {
-    ApiError::Database(error).status_code().as_u16()
-}
-
-#[tokio::test]
-async fn postgres_error_classes_answer_by_class_whatever_the_database_language() {
-    let db = TestDb::migrated().await;
-    // The database's default language; the pool's connections ask for English themselves.
-    db.run_sql(&format!(
-        "ALTER DATABASE {} SET lc_messages = 'C.UTF-8'",
-        db.name
-    ))
-    .await;
-    let pool = pool(&db, 300).await;
-    let mut a = pool.get().await.unwrap();
-    let mut b = pool.get().await.unwrap();
-    assert_eq!(
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
-            "current_setting('lc_messages')"
-        ))
-        .get_result::<String>(&mut *a)
-        .await
-        .unwrap(),
-        "C"
-    );
-    db.run_sql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2)")
-        .await;
-
-    // 57014: statement timeout.
-    let timeout = a.batch_execute("SELECT pg_sleep(2)").await.unwrap_err();
-    assert_eq!(status_of(timeout), 503);
-
-    // 55P03: lock timeout, and NOWAIT.
-    let mut holder = db.lock_table("t").await;
-    let lock_timeout = a
-        .batch_execute("SET lock_timeout = '50ms'; SELECT * FROM t")
-        .await
-        .unwrap_err();
-    assert_eq!(status_of(lock_timeout), 503);
-    holder.batch_execute("COMMIT").await.unwrap();
-    a.batch_execute("RESET lock_timeout").await.unwrap();
-    holder
-        .batch_execute("BEGIN; SELECT * FROM t WHERE id = 1 FOR UPDATE")
-        .await
-        .unwrap();
-    let nowait = a
-        .batch_execute("SELECT * FROM t WHERE id = 1 FOR UPDATE NOWAIT")
-        .await
-        .unwrap_err();
-    assert_eq!(status_of(nowait), 503);
-    holder.batch_execute("COMMIT").await.unwrap();
-
-    // 40P01: a deadlock between two transactions.
-    a.batch_execute("SET statement_timeout = '10s'; BEGIN; UPDATE t SET id = id WHERE id = 1")
-        .await
-        .unwrap();
-    b.batch_execute("SET statement_timeout = '10s'; BEGIN; UPDATE t SET id = id WHERE id = 2")
-        .await
-        .unwrap();
-    let (first, second) = futures_util::future::join(
-        a.batch_execute("UPDATE t SET id = id WHERE id = 2"),
-        b.batch_execute("UPDATE t SET id = id WHERE id = 1"),
-    )
-    .await;
-    let deadlock = first.err().or(second.err()).expect("one side deadlocks");
-    assert_eq!(status_of(deadlock), 409);
-
-    // 57P01: the backend terminated under a statement.
-    let mut c = pool.get().await.unwrap();
-    let pid: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
-        "pg_backend_pid()",
-    ))
-    .get_result(&mut *c)
-    .await
-    .unwrap();
-    let mut admin = AsyncPgConnection::establish(&db.url).await.unwrap();
-    let terminate = async {
-        let running = eventually(Duration::from_secs(5), || async {
-            db.count(&format!(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND state = 'active'"
-            ))
-            .await
-                == 1
-        })
-        .await;
-        assert!(running.is_some(), "the statement never started");
-        admin
-            .batch_execute(&format!("SELECT pg_terminate_backend({pid})"))
-            .await
-            .unwrap();
-    };
-    let (under_statement, ()) =
-        futures_util::future::join(c.batch_execute("SELECT pg_sleep(5)"), terminate).await;
-    let killed = under_statement.unwrap_err();
-    assert!(db::is_connection_lost(&killed), "{killed}");
-    assert_eq!(status_of(killed), 503);
-    // ...and the dead connection's next statement.
-    let lost = c.batch_execute("SELECT 1").await.unwrap_err();
-    assert!(db::is_connection_lost(&lost), "{lost}");
 }
 
 /// A PostgreSQL cluster of the test's own, which it may stop and start: the shared one must

@@ -23,4 +23,5 @@ mod replay;
 mod replicas;
 mod requests;
 mod skeleton;
+mod sqlstate;
 mod users;
