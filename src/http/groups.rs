@@ -76,7 +76,9 @@ async fn list_answer(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = connect(state, caller(context, state)).await?;
     let with_members = request.projection.returns(MEMBERS);
-    let (total, found) = groups::list(&mut conn, context.org_id, request, with_members).await?;
+    let (total, found) = groups::list(&mut conn, context.org_id, request, with_members)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     let base = scim_base_url(state, req);
     let resources: Vec<Value> = found
         .iter()
@@ -97,7 +99,9 @@ pub async fn get_group(
     let projection = projection_of(&req)?;
     let mut conn = connect(&state, caller(&context, &state)).await?;
     let with_members = projection.returns(MEMBERS);
-    let group = groups::get(&mut conn, context.org_id, &id, with_members).await?;
+    let group = groups::get(&mut conn, context.org_id, &id, with_members)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     if let Some(tags) = header_value(&req, header::IF_NONE_MATCH) {
         if etag_matches(tags, &group.etag()) {
             return Ok(with_etag(HttpResponse::NotModified().finish(), &group));
@@ -121,7 +125,9 @@ pub async fn create_group(
     let projection = projection_of(&req)?;
     let caller = caller(&context, &state);
     let mut conn = connect(&state, caller).await?;
-    let answer = groups::create(&mut conn, caller, write, projection.returns(MEMBERS)).await?;
+    let answer = groups::create(&mut conn, caller, write, projection.returns(MEMBERS))
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     Ok(group_response(
         StatusCode::CREATED,
         &answer.group,
@@ -143,7 +149,9 @@ pub async fn replace_group(
     let caller = caller(&context, &state);
     let mut conn = connect(&state, caller).await?;
     let with_members = projection.returns(MEMBERS);
-    let answer = groups::replace(&mut conn, caller, &id, write, if_match, with_members).await?;
+    let answer = groups::replace(&mut conn, caller, &id, write, if_match, with_members)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     Ok(group_response(
         StatusCode::OK,
         &answer.group,
@@ -168,7 +176,9 @@ pub async fn patch_group(
     let mut conn = connect(&state, caller).await?;
     let with_body = state.groups.patch_returns_body();
     let with_members = with_body && projection.returns(MEMBERS);
-    let answer = groups::patch(&mut conn, caller, &id, changes, if_match, with_members).await?;
+    let answer = groups::patch(&mut conn, caller, &id, changes, if_match, with_members)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     if !with_body || !answer.complete {
         return Ok(with_etag(HttpResponse::NoContent().finish(), &answer.group));
     }
@@ -189,6 +199,8 @@ pub async fn delete_group(
     let if_match = header_value(&req, header::IF_MATCH);
     let caller = caller(&context, &state);
     let mut conn = connect(&state, caller).await?;
-    groups::delete(&mut conn, caller, &id, if_match).await?;
+    groups::delete(&mut conn, caller, &id, if_match)
+        .await
+        .map_err(|error| error.with_sqlstate_of(&mut conn))?;
     Ok(HttpResponse::NoContent().finish())
 }

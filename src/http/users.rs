@@ -79,7 +79,9 @@ async fn groups_of(
     if !projection.returns(GROUPS) {
         return Ok(HashMap::new());
     }
-    provisioning::groups::groups_of(conn, org_id, user_ids).await
+    provisioning::groups::groups_of(conn, org_id, user_ids)
+        .await
+        .map_err(|error| error.with_sqlstate_of(conn))
 }
 
 /// A single User with its `ETag` (and `Location` when created), and its groups.
