@@ -1,8 +1,20 @@
 //! Every advisory lock the service takes, and its namespace. Namespaces are this service's
 //! constants (`0x5c1a_....`), so they never collide with locks the app may take.
 //!
-//! Order, to stay free of deadlocks: the org's membership lock, then the deployment's seat
-//! lock, then row locks (a person's memberships in org order).
+//! Order, to stay free of deadlocks; a writer takes what it needs of these, in this order:
+//! 1. the org's membership lock ([`lock_org_memberships`]), only when the write decides an
+//!    org-wide rule (see `provisioning::rules::needs_org_lock`), and by creates, DELETEs and
+//!    group writes (which then lock group rows before members' rows);
+//! 2. the person's `"UserToOrg"` rows in every org, in org order, in one statement
+//!    (`members::lock_memberships`);
+//! 3. the org's other active owners, key-share (a deprovisioning owner, under 1): a key-share
+//!    lock does not conflict with the row locks writers hold, so it cannot close a cycle;
+//! 4. the seat ledger's row of the licence's scope (`members::take_counted_seat` or
+//!    `members::count_seats`), last, just before the commit: its holder waits for nothing else.
+//!
+//! A write that learns only after step 2 that it needs step 1 never waits for the org's lock
+//! while holding rows: it ends its transaction, having written nothing, and starts again with
+//! the org's lock first.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -13,14 +25,14 @@ use super::functions::pg_advisory_xact_lock;
 /// org although the app's table has no constraint that says so.
 const TOKEN_NAMES: i32 = 0x5c1a_0001;
 
-/// (this, org id): serialises this service's writes that decide an org-wide rule (the seat cap,
-/// the last active owner, a new person's userName, externalId and address) so that two SCIM
-/// requests never both pass the same check. The app's own writers do not take it: rows they
+/// (this, org id): serialises this service's writes that decide an org-wide rule (the last
+/// active owner, a new person's userName, externalId and address, a change of userName or
+/// externalId) so that two SCIM requests never both pass the same check. The app's own writers do not take it: rows they
 /// could change concurrently are locked explicitly where a rule reads them.
 const ORG_MEMBERSHIP: i32 = 0x5c1a_0002;
 
-/// (this, 0): serialises seat counting across all orgs (a deployment-wide licence).
-const DEPLOYMENT_SEATS: i32 = 0x5c1a_0003;
+// 0x5c1a_0003 serialised seat counting until the seat ledger's row lock took its place; not
+// reused, so that a replica of an older version never shares a key with a newer one.
 
 /// (this, 0): serialises conversions of deprovisioned memberships between modes.
 const MODE_CONVERSION: i32 = 0x5c1a_0004;
@@ -37,12 +49,6 @@ pub async fn lock_token_names(conn: &mut AsyncPgConnection, org_id: i32) -> Quer
 /// Serialises this service's org-wide membership decisions until the transaction ends.
 pub async fn lock_org_memberships(conn: &mut AsyncPgConnection, org_id: i32) -> QueryResult<()> {
     transaction_lock(conn, ORG_MEMBERSHIP, org_id).await
-}
-
-/// Serialises seat counting across all orgs until the transaction ends. Always taken after
-/// the org's lock.
-pub async fn lock_deployment_seats(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    transaction_lock(conn, DEPLOYMENT_SEATS, 0).await
 }
 
 /// Serialises mode conversions (several replicas starting at once) until the transaction ends.

@@ -1,7 +1,11 @@
 //! The provisioning lifecycle: what each IdP request does to the app's tables. Every
-//! operation is one transaction that first takes the org's membership lock, so the seat cap,
-//! the last-owner rule, userName and externalId uniqueness and duplicate creations are decided
-//! on a consistent view, and a failure anywhere leaves nothing half-done.
+//! operation is one transaction, so a failure anywhere leaves nothing half-done. Each locks the
+//! person's memberships first, so that writes of one person queue; only a write that decides an
+//! org-wide rule (a create, a DELETE, a change of userName or externalId, an owner's
+//! deprovisioning, or a removed membership, which has no row to lock) also takes the org's
+//! membership lock, so that
+//! writes of different people of one org run in parallel. The seat cap is decided by the seat
+//! ledger ([`ensure_seat_available`]). The lock order is in `db::locks`.
 
 pub mod approval;
 pub mod filter;
@@ -19,7 +23,7 @@ use crate::db::locks;
 use crate::db::repo::access;
 use crate::db::repo::accounts;
 use crate::db::repo::audit::{self, AuditAction};
-use crate::db::repo::members::{self, Member, OrgRole, Profile};
+use crate::db::repo::members::{self, Locked, Member, OrgRole, Profile, SeatScope};
 use crate::error::ApiError;
 use crate::scim::patch::{apply_patch, PatchOperation};
 use crate::scim::user::{etag_matches, to_write, UserRecord, UserWrite};
@@ -103,6 +107,8 @@ pub async fn create(
         .into());
     };
     conn.transaction(async |conn| {
+        // A new person's userName, externalId and address must be free in the org, and
+        // duplicate POSTs must create one user: decided under the org's lock.
         locks::lock_org_memberships(conn, caller.org_id).await?;
         ensure_indexable(conn, &write).await?;
         let now = now();
@@ -112,25 +118,39 @@ pub async fn create(
             }
             None => None,
         };
-        let (user_id, existing) = match by_external_id {
+        let (user_id, existing, locked) = match by_external_id {
             Some(user_id) => {
-                let (member, shared) = lock_member(conn, caller, &user_id).await?;
-                (user_id, Some((member, shared)))
+                let (member, shared, locked) = lock_member(conn, caller, &user_id).await?;
+                (user_id, Some((member, shared)), locked)
             }
-            None => {
-                let user_id = find_or_create_account(conn, caller, &sign_in, &write, now).await?;
-                let existing = match members::find(conn, caller.org_id, &user_id).await? {
-                    Some(member) => {
-                        let shared =
-                            members::lock_memberships_elsewhere(conn, caller.org_id, &user_id)
-                                .await?;
-                        Some((member, shared))
+            None => match find_or_create_account(conn, &sign_in, &write, now).await? {
+                // A new account has no membership anywhere: nothing to lock or look up.
+                Account::New(user_id) => (user_id, None, Locked::default()),
+                Account::Existing(user_id) => {
+                    let locked = members::lock_memberships(conn, &user_id).await?;
+                    match members::find_locked(conn, caller.org_id, &user_id).await? {
+                        Some((member, removed_elsewhere)) => {
+                            let shared = locked.elsewhere(caller.org_id) || removed_elsewhere;
+                            (user_id, Some((member, shared)), locked)
+                        }
+                        None => {
+                            let shared = locked.elsewhere(caller.org_id)
+                                || members::has_removed_elsewhere(conn, caller.org_id, &user_id)
+                                    .await?;
+                            // An app user who signed up before SCIM and belongs to no other
+                            // org: the IdP's name becomes theirs. Their address keeps the
+                            // app's spelling.
+                            let name = write.display_name.as_deref();
+                            if let Some(name) = rules::name_change(name, None, shared) {
+                                accounts::set_name(conn, &user_id, name, now).await?;
+                            }
+                            (user_id, None, locked)
+                        }
                     }
-                    None => None,
-                };
-                (user_id, existing)
-            }
+                }
+            },
         };
+        let mut takes_seat = true;
         if let Some((member, _)) = &existing {
             if member.is_active && !member.hidden() {
                 return Err(ScimError::conflict(
@@ -138,13 +158,11 @@ pub async fn create(
                 )
                 .into());
             }
+            takes_seat = !member.is_active;
         }
         ensure_user_name_free(conn, caller, &write.user_name, &user_id).await?;
         ensure_external_id_free(conn, caller, &write, &user_id).await?;
         let wants_active = write.active.unwrap_or(true);
-        if wants_active {
-            ensure_seat_available(conn, caller, &user_id).await?;
-        }
         let external_id = write.external_id.as_deref();
         let outcome = match &existing {
             None => {
@@ -180,33 +198,37 @@ pub async fn create(
         };
         save_profile(conn, caller, &user_id, &write, None, now).await?;
         let member = reload(conn, caller, &user_id).await?;
+        if wants_active && takes_seat {
+            // Last, so that the seat ledger's row stays locked only until the commit.
+            ensure_seat_available(conn, caller, &user_id, &locked, now).await?;
+        }
         Ok((member, outcome))
     })
     .await
 }
 
-/// The app account with this address (adopted as is), or a new one.
+/// How POST found the person's account.
+enum Account {
+    /// Created by this request.
+    New(String),
+    /// The app's account with the address (adopted).
+    Existing(String),
+}
+
+/// The app account with this address, or a new one.
 async fn find_or_create_account(
     conn: &mut AsyncPgConnection,
-    caller: Caller<'_>,
     address: &str,
     write: &UserWrite,
     now: NaiveDateTime,
-) -> Result<String, ApiError> {
+) -> Result<Account, ApiError> {
     for _ in 0..2 {
         if let Some(account) = accounts::find_by_address(conn, address).await? {
-            // An app user who signed up before SCIM and belongs to no other org: the IdP's
-            // name becomes theirs. Their address keeps the app's spelling.
-            let shared =
-                members::lock_memberships_elsewhere(conn, caller.org_id, &account.id).await?;
-            if let Some(name) = rules::name_change(write.display_name.as_deref(), None, shared) {
-                accounts::set_name(conn, &account.id, name, now).await?;
-            }
-            return Ok(account.id);
+            return Ok(Account::Existing(account.id));
         }
         let id = uuid::Uuid::new_v4().to_string();
         if accounts::insert(conn, &id, address, write.display_name.as_deref(), now).await? {
-            return Ok(id);
+            return Ok(Account::New(id));
         }
         // Another org's request created the same address meanwhile: adopt that account.
     }
@@ -218,6 +240,15 @@ async fn find_or_create_account(
     .into())
 }
 
+/// What one attempt of an update or DELETE did.
+enum Step<T> {
+    Done(T),
+    /// The change decides an org-wide rule: nothing was written, and the request runs again
+    /// with the org's lock taken first (taking it now, behind the row locks, could deadlock
+    /// with a writer that holds it and waits for those rows).
+    NeedsOrgLock,
+}
+
 /// PUT and PATCH /Users/{id}.
 pub async fn update(
     conn: &mut AsyncPgConnection,
@@ -226,59 +257,100 @@ pub async fn update(
     change: Change,
     if_match: Option<&str>,
 ) -> Result<UserRecord, ApiError> {
-    conn.transaction(async |conn| {
+    let mut org_wide = false;
+    loop {
+        let step = conn
+            .transaction(async |conn| {
+                update_once(conn, caller, user_id, &change, if_match, org_wide).await
+            })
+            .await?;
+        match step {
+            Step::Done(record) => return Ok(record),
+            Step::NeedsOrgLock if !org_wide => org_wide = true,
+            Step::NeedsOrgLock => unreachable!("an attempt under the org's lock never asks for it"),
+        }
+    }
+}
+
+/// One attempt of [`update`]; `org_wide`: the org's lock is taken first.
+async fn update_once(
+    conn: &mut AsyncPgConnection,
+    caller: Caller<'_>,
+    user_id: &str,
+    change: &Change,
+    if_match: Option<&str>,
+    org_wide: bool,
+) -> Result<Step<UserRecord>, ApiError> {
+    if org_wide {
         locks::lock_org_memberships(conn, caller.org_id).await?;
-        let (member, shared) = lock_visible(conn, caller, user_id).await?;
-        let current = record(&member);
-        check_precondition(&current, if_match)?;
-        let doc = match change {
-            Change::Replace(doc) => doc,
-            Change::Patch(operations) => {
-                let mut doc = current.stored_document();
-                apply_patch(&mut doc, &operations, user_id)?;
-                doc
-            }
-        };
-        let write = to_write(&doc, Some(&current))?;
-        ensure_indexable(conn, &write).await?;
-        let now = now();
+    }
+    let (member, shared, locked) = lock_visible(conn, caller, user_id).await?;
+    let current = record(&member);
+    check_precondition(&current, if_match)?;
+    let doc = match change {
+        Change::Replace(doc) => doc.clone(),
+        Change::Patch(operations) => {
+            let mut doc = current.stored_document();
+            apply_patch(&mut doc, operations, user_id)?;
+            doc
+        }
+    };
+    let write = to_write(&doc, Some(&current))?;
+    let active = write.active.unwrap_or(current.active);
+    let transition = rules::transition(current.active, active);
+    let user_name_changes = write.user_name != current.document()["userName"];
+    let external_id_changes = write.external_id != current.external_id;
+    let scope = rules::Scope {
+        removed: member.removed,
+        user_name_changes,
+        external_id_changes,
+        deprovisions_owner: transition == Transition::Deprovision && member.role == OrgRole::Owner,
+    };
+    if !org_wide && rules::needs_org_lock(scope) {
+        return Ok(Step::NeedsOrgLock);
+    }
+    ensure_indexable(conn, &write).await?;
+    let now = now();
 
-        let account_changed = update_account(conn, &current, &write, shared, now).await?;
-        if write.user_name != current.document()["userName"] {
-            ensure_user_name_free(conn, caller, &write.user_name, user_id).await?;
-        }
-        if write.external_id != current.external_id {
-            ensure_external_id_free(conn, caller, &write, user_id).await?;
-        }
-        let profile_changed = account_changed
-            || write.attributes != current.attributes
-            || Some(&write.user_name) != current.user_name.as_ref()
-            || write.external_id != current.external_id;
+    let account_changed = update_account(conn, &current, &write, shared, now).await?;
+    if user_name_changes {
+        ensure_user_name_free(conn, caller, &write.user_name, user_id).await?;
+    }
+    if external_id_changes {
+        ensure_external_id_free(conn, caller, &write, user_id).await?;
+    }
+    let profile_changed = account_changed
+        || write.attributes != current.attributes
+        || Some(&write.user_name) != current.user_name.as_ref()
+        || external_id_changes;
 
-        let active = write.active.unwrap_or(current.active);
-        match rules::transition(current.active, active) {
-            Transition::Deprovision => {
-                revoke(conn, caller, &member, AuditAction::MemberDeactivated, now).await?
-            }
-            Transition::Reactivate => {
-                ensure_seat_available(conn, caller, user_id).await?;
-                let action = AuditAction::MemberReactivated;
-                audit_change(conn, caller, action, user_id, now).await?;
-            }
-            Transition::None => {}
+    match transition {
+        Transition::Deprovision => {
+            revoke(conn, caller, &member, AuditAction::MemberDeactivated, now).await?
         }
-        if !profile_changed && active == current.active {
-            return Ok(current);
+        Transition::Reactivate => {
+            let action = AuditAction::MemberReactivated;
+            audit_change(conn, caller, action, user_id, now).await?;
         }
+        Transition::None => {}
+    }
+    if !profile_changed && active == current.active {
+        return Ok(Step::Done(current));
+    }
+    if active != current.active || external_id_changes {
         let external_id = write.external_id.as_deref();
         set_membership(conn, caller, &member, active, external_id, now).await?;
-        save_profile(conn, caller, user_id, &write, None, now).await?;
-        if profile_changed {
-            audit_change(conn, caller, AuditAction::UserUpdated, user_id, now).await?;
-        }
-        reload(conn, caller, user_id).await
-    })
-    .await
+    }
+    save_profile(conn, caller, user_id, &write, None, now).await?;
+    if profile_changed {
+        audit_change(conn, caller, AuditAction::UserUpdated, user_id, now).await?;
+    }
+    let record = reload(conn, caller, user_id).await?;
+    if transition == Transition::Reactivate {
+        // Last, so that the seat ledger's row stays locked only until the commit.
+        ensure_seat_available(conn, caller, user_id, &locked, now).await?;
+    }
+    Ok(Step::Done(record))
 }
 
 /// Applies the document's sign-in address and name to the shared `"User"` row, under the
@@ -326,8 +398,11 @@ pub async fn delete(
     if_match: Option<&str>,
 ) -> Result<(), ApiError> {
     conn.transaction(async |conn| {
+        // DELETE also takes the person out of the org's groups, whose writers hold the org's
+        // lock while they lock group rows and then members' rows: taking the org's lock first
+        // keeps that order.
         locks::lock_org_memberships(conn, caller.org_id).await?;
-        let (member, _) = lock_visible(conn, caller, user_id).await?;
+        let (member, _, _) = lock_visible(conn, caller, user_id).await?;
         let current = record(&member);
         check_precondition(&current, if_match)?;
         let now = now();
@@ -436,29 +511,43 @@ async fn revoke(
     Ok(())
 }
 
+/// How long the seat ledger is trusted without a full count.
+const SEAT_LEDGER_MAX_AGE_SECS: i64 = 300;
+
+/// The seat cap, for an activation of `user_id` (whose memberships `locked` holds): refused
+/// with 400 `tooMany` when the activation would take more seats than the licence has.
+///
+/// Counting every membership takes about a second at a million, so the seats in use come from
+/// the seat ledger (`scim_sidecar.seat_ledger`, one row per scope): an exact count, plus one
+/// for every activation this service made since (deactivations are not subtracted, so it can
+/// only over-count this service's own changes). The ledger answers alone while it was counted
+/// less than [`SEAT_LEDGER_MAX_AGE_SECS`] ago and one more seat keeps it below the cap minus a
+/// margin ([`rules::seat_fast_limit`]: 5 % of the cap, at least 100 seats); otherwise the
+/// seats are counted exactly, under the ledger row's lock, and the answer and the ledger follow
+/// the count. So the cap is exact near it, and far from it can only be missed if the app
+/// itself (not SCIM) activated more people than the margin since the last count: the app does
+/// not auto-join people into an org that provisions with SCIM.
 async fn ensure_seat_available(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
     user_id: &str,
+    locked: &Locked,
+    now: NaiveDateTime,
 ) -> Result<(), ApiError> {
-    let (limit, others) = match caller.seats {
+    let (scope, limit) = match caller.seats {
         None => return Ok(()),
-        Some(SeatCap::Org(limit)) => (
-            limit,
-            members::count_other_active(conn, caller.org_id, user_id).await?,
-        ),
-        Some(SeatCap::Deployment(limit)) => {
-            locks::lock_deployment_seats(conn).await?;
-            // A user already active in another org holds a seat already.
-            if members::is_active_elsewhere(conn, caller.org_id, user_id).await? {
-                return Ok(());
-            }
-            (
-                limit,
-                members::count_other_active_users(conn, user_id).await?,
-            )
-        }
+        Some(SeatCap::Org(limit)) => (SeatScope::Org(caller.org_id), limit),
+        // A person already active in another org holds a seat already; their rows are locked,
+        // so that stays true until this transaction ends.
+        Some(SeatCap::Deployment(_)) if locked.active_elsewhere(caller.org_id) => return Ok(()),
+        Some(SeatCap::Deployment(limit)) => (SeatScope::Deployment, limit),
     };
+    let fresh_since = now - chrono::TimeDelta::seconds(SEAT_LEDGER_MAX_AGE_SECS);
+    let fast_limit = rules::seat_fast_limit(limit);
+    if members::take_counted_seat(conn, scope, fast_limit, fresh_since).await? {
+        return Ok(());
+    }
+    let others = members::count_seats(conn, scope, user_id, now).await?;
     if others + 1 > i64::from(limit) {
         return Err(ScimError::bad_request(
             ScimType::TooMany,
@@ -466,6 +555,7 @@ async fn ensure_seat_available(
         )
         .into());
     }
+    members::record_seats(conn, scope, others + 1, now).await?;
     Ok(())
 }
 
@@ -530,18 +620,20 @@ async fn ensure_user_name_free(
 }
 
 /// The caller's membership of `user_id` (hidden or not), after locking all of the user's
-/// memberships; and whether the account also belongs to another org.
+/// memberships; whether the account also belongs to another org; and the locked memberships.
 async fn lock_member(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
     user_id: &str,
-) -> Result<(Member, bool), ApiError> {
-    // A removed membership has no row to lock; the org's lock serialises its writers.
-    let shared = members::lock_memberships_elsewhere(conn, caller.org_id, user_id).await?;
-    let member = members::find(conn, caller.org_id, user_id)
+) -> Result<(Member, bool, Locked), ApiError> {
+    // A removed membership has no row to lock: its writers take the org's lock
+    // (`rules::needs_org_lock`).
+    let locked = members::lock_memberships(conn, user_id).await?;
+    let (member, removed_elsewhere) = members::find_locked(conn, caller.org_id, user_id)
         .await?
         .ok_or_else(not_found)?;
-    Ok((member, shared))
+    let shared = locked.elsewhere(caller.org_id) || removed_elsewhere;
+    Ok((member, shared, locked))
 }
 
 /// [`lock_member`], for a membership the IdP can see.
@@ -549,9 +641,9 @@ async fn lock_visible(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
     user_id: &str,
-) -> Result<(Member, bool), ApiError> {
+) -> Result<(Member, bool, Locked), ApiError> {
     match lock_member(conn, caller, user_id).await? {
-        (member, shared) if !member.hidden() => Ok((member, shared)),
+        found if !found.0.hidden() => Ok(found),
         _ => Err(not_found()),
     }
 }

@@ -59,9 +59,85 @@ pub fn transition(was_active: bool, wants_active: bool) -> Transition {
     }
 }
 
+/// What an update or DELETE of one existing member is about to do, as far as the org-wide
+/// rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope {
+    /// The membership has no `"UserToOrg"` row (removed in `remove` mode): no row to lock.
+    pub removed: bool,
+    /// The userName changes: it must stay unique in the org.
+    pub user_name_changes: bool,
+    /// The externalId changes: it must stay unique in the org.
+    pub external_id_changes: bool,
+    /// An active OWNER is deprovisioned: another active owner must remain.
+    pub deprovisions_owner: bool,
+}
+
+/// Whether the change needs the org's membership lock, beside the person's row locks: only
+/// when it decides an org-wide rule, or when there is no row to lock. Everything else
+/// (a profile change, a member's deprovisioning, a reactivation, whose seat the seat ledger
+/// decides) is written under the person's row locks alone, in parallel with other people.
+pub fn needs_org_lock(scope: Scope) -> bool {
+    scope.removed
+        || scope.user_name_changes
+        || scope.external_id_changes
+        || scope.deprovisions_owner
+}
+
+/// The smallest margin below the seat cap inside which every activation counts the seats in
+/// use exactly.
+pub const SEAT_MARGIN_MIN: i64 = 100;
+
+/// The seat ledger answers without counting while it holds fewer seats than this: the cap
+/// minus a margin of 5 % of it, and at least [`SEAT_MARGIN_MIN`]. Closer to the cap, every
+/// activation counts exactly.
+pub fn seat_fast_limit(cap: u32) -> i64 {
+    let cap = i64::from(cap);
+    cap - (cap / 20).max(SEAT_MARGIN_MIN)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_org_wide_rules_take_the_org_lock() {
+        let plain = Scope {
+            removed: false,
+            user_name_changes: false,
+            external_id_changes: false,
+            deprovisions_owner: false,
+        };
+        assert!(!needs_org_lock(plain));
+        for scope in [
+            Scope {
+                removed: true,
+                ..plain
+            },
+            Scope {
+                user_name_changes: true,
+                ..plain
+            },
+            Scope {
+                external_id_changes: true,
+                ..plain
+            },
+            Scope {
+                deprovisions_owner: true,
+                ..plain
+            },
+        ] {
+            assert!(needs_org_lock(scope), "{scope:?}");
+        }
+    }
+
+    #[test]
+    fn the_seat_ledger_counts_exactly_near_the_cap() {
+        assert_eq!(seat_fast_limit(3), -97);
+        assert_eq!(seat_fast_limit(100), 0);
+        assert_eq!(seat_fast_limit(2_000), 1_900);
+        assert_eq!(seat_fast_limit(1_000_000), 950_000);
+    }
 
     #[test]
     fn address_changes_follow_the_shared_account_rule() {

@@ -25,3 +25,4 @@ mod requests;
 mod skeleton;
 mod sqlstate;
 mod users;
+mod writes;

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use crate::db::schema::{member, user_to_org, users};
+use crate::db::schema::{member, users};
 
 pub use filter::MemberFilter;
 pub use generic::{ElementFilter, Field, Generic, Op, Sort, SortKey, Value as CompareValue};
@@ -74,6 +74,7 @@ macro_rules! member_columns {
         )
     };
 }
+pub(crate) use member_columns;
 
 /// The org's memberships joined to their `"User"` rows.
 macro_rules! org_members {
@@ -144,46 +145,6 @@ pub async fn list(
         count = count.filter(filter.compile(org_id));
     }
     Ok((count.get_result(conn).await?, Vec::new()))
-}
-
-/// Locks every membership of the user, in every org and in org order, until the transaction
-/// ends, and returns those orgs. Every writer locks a person's memberships this one way (one
-/// statement, one order), so two orgs provisioning the same person queue instead of
-/// deadlocking.
-pub async fn lock_memberships(
-    conn: &mut AsyncPgConnection,
-    user_id: &str,
-) -> QueryResult<Vec<i32>> {
-    user_to_org::table
-        .filter(user_to_org::user_id.eq(user_id))
-        .order(user_to_org::org_id.asc())
-        .select(user_to_org::org_id)
-        .for_no_key_update()
-        .load(conn)
-        .await
-}
-
-/// Whether the person has a membership in another org than `org_id`: one of the app's rows,
-/// or a removed membership the service keeps. While there is one, the person's account is
-/// shared. Locks the person's rows first, as [`lock_memberships`] does; the answer then comes
-/// from one statement, so a concurrent removal or restore elsewhere (which moves the
-/// membership between the two tables in one transaction) is seen on one side or the other.
-pub async fn lock_memberships_elsewhere(
-    conn: &mut AsyncPgConnection,
-    org_id: i32,
-    user_id: &str,
-) -> QueryResult<bool> {
-    let orgs = lock_memberships(conn, user_id).await?;
-    if orgs.iter().any(|org| *org != org_id) {
-        return Ok(true);
-    }
-    diesel::select(diesel::dsl::exists(
-        member::table
-            .filter(member::user_id.eq(user_id))
-            .filter(member::org_id.ne(org_id)),
-    ))
-    .get_result(conn)
-    .await
 }
 
 /// PostgreSQL's plan for a list query, one line per row of `EXPLAIN`: lets tests prove that
