@@ -20,6 +20,7 @@ use crate::license::{self, LicenseClaims};
 use crate::provisioning::approval::ApprovalGuard;
 use crate::provisioning::groups::GroupSettings;
 use crate::provisioning::modes::ModeState;
+use crate::scim::cursor::CursorKey;
 use crate::state::AppState;
 
 pub struct Application {
@@ -110,6 +111,7 @@ impl Application {
                 settings.provisioning.owner_group.as_deref(),
                 settings.provisioning.group_patch_returns_body,
             ),
+            cursors: CursorKey::derive(settings.encryption_key()?),
         });
         if settings.server.public_url.is_none() {
             tracing::warn!(

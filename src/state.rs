@@ -6,6 +6,7 @@ use crate::db::DbPool;
 use crate::provisioning::approval::ApprovalGuard;
 use crate::provisioning::groups::GroupSettings;
 use crate::provisioning::modes::ModeState;
+use crate::scim::cursor::CursorKey;
 
 pub struct AppState {
     pub pool: DbPool,
@@ -17,4 +18,6 @@ pub struct AppState {
     pub public_url: Option<Url>,
     /// The owner group and how PATCH /Groups answers.
     pub groups: GroupSettings,
+    /// Signs and checks list cursors.
+    pub cursors: CursorKey,
 }

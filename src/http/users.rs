@@ -11,7 +11,7 @@ use super::response::{scim_base_url, scim_json};
 use crate::auth::AuthContext;
 use crate::error::ApiError;
 use crate::provisioning::{self, Caller, Change, PostOutcome};
-use crate::scim::discovery::list_response;
+use crate::scim::discovery::{cursor_list_response, list_response};
 use crate::scim::group::user_groups;
 use crate::scim::patch::parse_patch;
 use crate::scim::projection::Projection;
@@ -165,13 +165,15 @@ async fn list_answer(
     request: &ListRequest,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = connect(state, caller(context, state)).await?;
-    let (total, users) = provisioning::query::list(&mut conn, context.org_id, request)
+    let page = provisioning::query::list(&mut conn, context.org_id, request, &state.cursors)
         .await
         .map_err(|error| error.with_sqlstate_of(&mut conn))?;
-    let base = scim_base_url(state, req);
-    let ids: Vec<String> = users.iter().map(|user| user.id.clone()).collect();
+    let ids: Vec<String> = page.users.iter().map(|user| user.id.clone()).collect();
     let groups = groups_of(&mut conn, context.org_id, &request.projection, &ids).await?;
-    let resources: Vec<Value> = users
+    drop(conn);
+    let base = scim_base_url(state, req);
+    let resources: Vec<Value> = page
+        .users
         .iter()
         .map(|user| {
             let mut body = user.render(&base);
@@ -179,10 +181,11 @@ async fn list_answer(
             request.projection.apply(body)
         })
         .collect();
-    Ok(scim_json(
-        StatusCode::OK,
-        &list_response(resources, total, request.page.start_index),
-    ))
+    let body = match request.cursor {
+        Some(_) => cursor_list_response(resources, page.total, page.next_cursor),
+        None => list_response(resources, page.total, request.page.start_index),
+    };
+    Ok(scim_json(StatusCode::OK, &body))
 }
 
 pub async fn get_user(

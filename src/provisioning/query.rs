@@ -8,20 +8,31 @@ use diesel_async::AsyncPgConnection;
 
 use super::filter::{invalid_value, member_filter, sort_key, unsupported};
 use super::record;
-use crate::db::repo::members::{self, MemberFilter, Sort};
+use crate::db::repo::members::{self, MemberFilter, PageRequest, PageStart, Sort};
 use crate::error::ApiError;
+use crate::scim::cursor::{Cursor, CursorKey};
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::query::ListRequest;
 use crate::scim::user::UserRecord;
 use crate::scim::ScimError;
 
-/// A page of the org's visible Users as the request asks (filter, order, page), and the
-/// total. Projection is the caller's, at rendering.
+/// A page of Users and what the ListResponse says about it.
+#[derive(Debug)]
+pub struct UserPage {
+    pub total: i64,
+    pub users: Vec<UserRecord>,
+    /// Cursor paging: where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of the org's visible Users as the request asks (filter, order, page by index or by
+/// cursor), and the total. Projection is the caller's, at rendering.
 pub async fn list(
     conn: &mut AsyncPgConnection,
     org_id: i32,
     request: &ListRequest,
-) -> Result<(i64, Vec<UserRecord>), ApiError> {
+    cursors: &CursorKey,
+) -> Result<UserPage, ApiError> {
     let filter = request.filter.as_ref().map(member_filter).transpose()?;
     let sort = request
         .sort_by
@@ -33,17 +44,70 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let page = request.page;
-    let (total, members) = members::list(
+    let count = request.page.count;
+    let Some(cursor) = request.cursor.as_deref() else {
+        let page = members::list(
+            conn,
+            org_id,
+            &PageRequest {
+                filter: filter.as_ref(),
+                sort: sort.as_ref(),
+                start: PageStart::Offset(request.page.offset()),
+                limit: count,
+                total: true,
+            },
+        )
+        .await?;
+        return Ok(UserPage {
+            total: page.total.unwrap_or_default(),
+            users: page.rows.iter().map(|(member, _)| record(member)).collect(),
+            next_cursor: None,
+        });
+    };
+    let now = chrono::Utc::now().timestamp();
+    let (start, known_total) = if cursor.is_empty() {
+        (PageStart::Offset(0), None)
+    } else {
+        let cursor = cursors.open(cursor, org_id, &request.query_key, now)?;
+        let start = PageStart::After {
+            user_id: cursor.user_id,
+            sort_value: cursor.sort_value,
+        };
+        (start, Some(cursor.total))
+    };
+    // One member more than the page says whether another page follows, so the last page
+    // never carries a cursor to an empty one.
+    let mut page = members::list(
         conn,
         org_id,
-        filter.as_ref(),
-        sort.as_ref(),
-        page.offset(),
-        page.count,
+        &PageRequest {
+            filter: filter.as_ref(),
+            sort: sort.as_ref(),
+            start,
+            limit: count + 1,
+            total: known_total.is_none(),
+        },
     )
     .await?;
-    Ok((total, members.iter().map(record).collect()))
+    let total = known_total.or(page.total).unwrap_or_default();
+    let more = page.rows.len() as i64 > count;
+    page.rows.truncate(count as usize);
+    let next_cursor = match page.rows.last() {
+        Some((last, sort_value)) if more => Some(cursors.seal(&Cursor {
+            org_id,
+            query: request.query_key,
+            issued_at: now,
+            total,
+            user_id: last.user_id.clone(),
+            sort_value: sort_value.clone(),
+        })),
+        _ => None,
+    };
+    Ok(UserPage {
+        total,
+        users: page.rows.iter().map(|(member, _)| record(member)).collect(),
+        next_cursor,
+    })
 }
 
 /// The org's visible User `user_id`.

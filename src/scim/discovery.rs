@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use super::cursor::CURSOR_TIMEOUT_SECS;
 use super::group::{GROUP_ATTRIBUTES, GROUP_SCHEMA, USER_GROUPS_ATTRIBUTE};
 use super::query::MAX_RESULTS;
 use super::schema::{self, attribute_json, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
@@ -22,6 +23,15 @@ pub fn service_provider_config(location: &str) -> Value {
         "filter": { "supported": true, "maxResults": MAX_RESULTS },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
+        // RFC 9865: both methods; index paging stays the default, as IdPs expect it.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": MAX_RESULTS,
+            "maxPageSize": MAX_RESULTS,
+            "cursorTimeout": CURSOR_TIMEOUT_SECS
+        },
         "etag": { "supported": true },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
@@ -143,4 +153,23 @@ pub fn list_response(resources: Vec<Value>, total: i64, start_index: i64) -> Val
         "itemsPerPage": resources.len(),
         "Resources": resources,
     })
+}
+
+/// A ListResponse page of cursor paging (RFC 9865 §2): `nextCursor` on every page but the
+/// last, and no `startIndex`.
+pub fn cursor_list_response(
+    resources: Vec<Value>,
+    total: i64,
+    next_cursor: Option<String>,
+) -> Value {
+    let mut response = json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let Some(next) = next_cursor {
+        response["nextCursor"] = Value::String(next);
+    }
+    response
 }

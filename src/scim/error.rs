@@ -4,7 +4,7 @@ use serde::Serialize;
 
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-/// `scimType` values defined by RFC 7644 §3.12.
+/// `scimType` values defined by RFC 7644 §3.12, and those RFC 9865 adds for cursor paging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ScimType {
@@ -18,6 +18,9 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    InvalidCursor,
+    ExpiredCursor,
+    InvalidCount,
 }
 
 /// An error meant for the client: status, optional `scimType` and a human-readable detail

@@ -1,6 +1,7 @@
 //! SCIM 2.0 protocol logic (RFC 7643 / RFC 7644): schemas, messages and errors. Pure: it
 //! imports neither actix nor diesel.
 
+pub mod cursor;
 pub mod discovery;
 pub mod error;
 pub mod filter;

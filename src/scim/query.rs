@@ -1,8 +1,10 @@
-//! List queries (RFC 7644 §3.4.2): filter, sorting, paging and projection, from query
-//! parameters (`GET /Users`) or a `SearchRequest` body (`POST /Users/.search`).
+//! List queries (RFC 7644 §3.4.2): filter, sorting, paging (by index, or by cursor as RFC 9865
+//! adds) and projection, from query parameters (`GET /Users`) or a `SearchRequest` body
+//! (`POST /Users/.search`).
 
 use serde_json::Value;
 
+use super::cursor::{invalid_cursor, query_key, QueryKey, MAX_CURSOR_LEN};
 use super::filter::{parse_attribute, parse_filter, AttrPath, Filter};
 use super::projection::Projection;
 use super::{ScimError, ScimType};
@@ -17,6 +19,10 @@ pub struct ListRequest {
     pub sort_by: Option<AttrPath>,
     pub descending: bool,
     pub page: Page,
+    /// `Some` for cursor paging (RFC 9865): `Some("")` asks for the first page.
+    pub cursor: Option<String>,
+    /// Identifies the filter and order for the cursors of this query.
+    pub query_key: QueryKey,
     pub projection: Projection,
 }
 
@@ -27,7 +33,7 @@ impl ListRequest {
             param("filter"),
             param("sortBy"),
             param("sortOrder"),
-            Page::from_params(param("startIndex"), param("count"))?,
+            (param("startIndex"), param("count"), param("cursor")),
             Projection::from_params(param("attributes"), param("excludedAttributes"))?,
         )
     }
@@ -80,23 +86,27 @@ impl ListRequest {
             text("filter")?,
             text("sortBy")?,
             text("sortOrder")?,
-            Page::from_params(start.as_deref(), count.as_deref())?,
+            (start.as_deref(), count.as_deref(), text("cursor")?),
             Projection::from_lists(&list("attributes")?, &list("excludedAttributes")?)?,
         )
     }
 
     fn build(
-        filter: Option<&str>,
-        sort_by: Option<&str>,
+        filter_text: Option<&str>,
+        sort_by_text: Option<&str>,
         sort_order: Option<&str>,
-        page: Page,
+        (start_index, count, cursor): (Option<&str>, Option<&str>, Option<&str>),
         projection: Projection,
     ) -> Result<Self, ScimError> {
-        let filter = filter
+        let page = Page::from_params(start_index, count)?;
+        let cursor = cursor
+            .map(|text| cursor_param(text, start_index, page))
+            .transpose()?;
+        let filter = filter_text
             .filter(|text| !text.trim().is_empty())
             .map(parse_filter)
             .transpose()?;
-        let sort_by = sort_by
+        let sort_by = sort_by_text
             .filter(|text| !text.trim().is_empty())
             .map(|text| parse_attribute(text, "sortBy"))
             .transpose()?;
@@ -116,9 +126,37 @@ impl ListRequest {
             sort_by,
             descending,
             page,
+            cursor,
+            query_key: query_key(filter_text, sort_by_text, descending),
             projection,
         })
     }
+}
+
+/// A `cursor` parameter: shaped as the cursors the service issues (unreserved URL characters,
+/// RFC 9865 §2), and not combined with index paging.
+fn cursor_param(text: &str, start_index: Option<&str>, page: Page) -> Result<String, ScimError> {
+    if start_index.is_some_and(|start| !start.trim().is_empty()) {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            "startIndex and cursor choose different paging: send one of them.",
+        ));
+    }
+    if page.count < 1 {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidCount,
+            format!("With a cursor, count must be between 1 and {MAX_RESULTS}."),
+        ));
+    }
+    let text = text.trim();
+    if text.len() > MAX_CURSOR_LEN
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    {
+        return Err(invalid_cursor());
+    }
+    Ok(text.to_owned())
 }
 
 fn wrong_type(name: &str, what: &str) -> ScimError {
@@ -128,7 +166,8 @@ fn wrong_type(name: &str, what: &str) -> ScimError {
     )
 }
 
-/// Largest page the service returns (`filter.maxResults`).
+/// Largest page the service returns (`filter.maxResults`, `pagination.maxPageSize`), and the
+/// page size when `count` is not given.
 pub const MAX_RESULTS: i64 = 200;
 
 /// `startIndex` and `count` of a list request (RFC 7644 §3.4.2.4).

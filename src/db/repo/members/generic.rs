@@ -468,41 +468,156 @@ hand_written_expression!(Sort, Nullable<Text>);
 
 impl QueryFragment<Pg> for Sort {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let case_exact = match &self.key {
-            SortKey::Field { case_exact, .. } | SortKey::Primary { case_exact, .. } => *case_exact,
-        };
-        let text = !matches!(
-            self.key,
-            SortKey::Field {
-                field: Field::Active | Field::Created | Field::LastModified,
-                ..
-            }
-        );
-        if text && !case_exact {
-            out.push_sql("lower(");
-        }
-        match &self.key {
-            SortKey::Field { field, .. } => field_sql(out.reborrow(), field)?,
-            SortKey::Primary { list, sub, .. } => {
-                out.push_sql("(SELECT t.e ->> ");
-                out.push_bind_param::<Text, _>(sub)?;
-                out.push_sql(" FROM jsonb_array_elements(");
-                list_sql(out.reborrow(), list)?;
-                out.push_sql(
-                    ") WITH ORDINALITY AS t(e, i) \
-                     ORDER BY coalesce(t.e ->> 'primary', 'false') = 'true' DESC, t.i LIMIT 1)",
-                );
-            }
-        }
-        if text && !case_exact {
-            out.push_sql(")");
-        }
-        if text {
-            out.push_sql(" COLLATE \"C\"");
-        }
+        sort_expression(out.reborrow(), &self.key)?;
         if self.descending {
             out.push_sql(" DESC");
         }
+        Ok(())
+    }
+}
+
+impl SortKey {
+    fn case_exact(&self) -> bool {
+        match self {
+            SortKey::Field { case_exact, .. } | SortKey::Primary { case_exact, .. } => *case_exact,
+        }
+    }
+
+    /// The SQL type of the key when it is not text, as a cursor's value is cast back to it.
+    fn sql_type(&self) -> Option<&'static str> {
+        match self {
+            SortKey::Field {
+                field: Field::Active,
+                ..
+            } => Some("boolean"),
+            SortKey::Field {
+                field: Field::Created | Field::LastModified,
+                ..
+            } => Some("timestamp"),
+            _ => None,
+        }
+    }
+}
+
+/// The value a list is ordered by, without the direction: text keys lower-cased unless
+/// `caseExact`, and compared by code point.
+fn sort_expression<'b>(mut out: AstPass<'_, 'b, Pg>, key: &'b SortKey) -> QueryResult<()> {
+    let text = key.sql_type().is_none();
+    let fold = text && !key.case_exact();
+    if fold {
+        out.push_sql("lower(");
+    }
+    match key {
+        SortKey::Field { field, .. } => field_sql(out.reborrow(), field)?,
+        SortKey::Primary { list, sub, .. } => {
+            out.push_sql("(SELECT t.e ->> ");
+            out.push_bind_param::<Text, _>(sub)?;
+            out.push_sql(" FROM jsonb_array_elements(");
+            list_sql(out.reborrow(), list)?;
+            out.push_sql(
+                ") WITH ORDINALITY AS t(e, i) \
+                 ORDER BY coalesce(t.e ->> 'primary', 'false') = 'true' DESC, t.i LIMIT 1)",
+            );
+        }
+    }
+    if fold {
+        out.push_sql(")");
+    }
+    if text {
+        out.push_sql(" COLLATE \"C\"");
+    }
+    Ok(())
+}
+
+/// A row's sort value as text, `NULL` when the attribute is missing or the list is not
+/// sorted: what a cursor carries to start the next page after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortValue(pub Option<Sort>);
+
+hand_written_expression!(SortValue, Nullable<Text>);
+
+impl QueryFragment<Pg> for SortValue {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        match &self.0 {
+            None => out.push_sql("NULL::text"),
+            Some(sort) => {
+                out.push_sql("(");
+                sort_expression(out.reborrow(), &sort.key)?;
+                out.push_sql(")::text");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows after one row, in the order `ORDER BY <sort>, "User".id`: a missing value sorts
+/// after every other in ascending order and before them in descending order, and ties go by
+/// id, ascending either way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortAfter {
+    pub sort: Sort,
+    /// The sort value of the row to start after, as [`SortValue`] gave it.
+    pub value: Option<String>,
+    pub user_id: String,
+}
+
+hand_written_expression!(SortAfter, Nullable<Bool>);
+
+impl QueryFragment<Pg> for SortAfter {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let key = &self.sort.key;
+        let expression = |out: AstPass<'_, 'b, Pg>| sort_expression(out, key);
+        let value = |mut out: AstPass<'_, 'b, Pg>, value: &'b String| -> QueryResult<()> {
+            match key.sql_type() {
+                Some(sql_type) => {
+                    out.push_sql("CAST(");
+                    out.push_bind_param::<Text, _>(value)?;
+                    out.push_sql(" AS ");
+                    out.push_sql(sql_type);
+                    out.push_sql(")");
+                }
+                None => out.push_bind_param::<Text, _>(value)?,
+            }
+            Ok(())
+        };
+        let later_id = |mut out: AstPass<'_, 'b, Pg>| -> QueryResult<()> {
+            users::id.walk_ast(out.reborrow())?;
+            out.push_sql(" > ");
+            out.push_bind_param::<Text, _>(&self.user_id)
+        };
+        out.push_sql("(");
+        match (&self.value, self.sort.descending) {
+            (Some(v), descending) => {
+                // (E > V) OR (E = V AND id > K) [OR E IS NULL]
+                out.push_sql("(");
+                expression(out.reborrow())?;
+                out.push_sql(if descending { " < " } else { " > " });
+                value(out.reborrow(), v)?;
+                out.push_sql(") OR (");
+                expression(out.reborrow())?;
+                out.push_sql(" = ");
+                value(out.reborrow(), v)?;
+                out.push_sql(" AND ");
+                later_id(out.reborrow())?;
+                out.push_sql(")");
+                if !descending {
+                    out.push_sql(" OR ");
+                    expression(out.reborrow())?;
+                    out.push_sql(" IS NULL");
+                }
+            }
+            (None, false) => {
+                expression(out.reborrow())?;
+                out.push_sql(" IS NULL AND ");
+                later_id(out.reborrow())?;
+            }
+            (None, true) => {
+                expression(out.reborrow())?;
+                out.push_sql(" IS NOT NULL OR ");
+                later_id(out.reborrow())?;
+            }
+        }
+        out.push_sql(")");
         Ok(())
     }
 }
