@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::DemoArgs;
 use crate::auth::token::TokenHasher;
@@ -39,7 +39,12 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
     let now = chrono::Utc::now();
     let mut conn = target.connect().await?;
     let org_id = orgs::create(&mut conn, "Demo Org", now.naive_utc()).await?;
-    let encryption_key = hex::encode(rand::random::<[u8; 16]>());
+    // A key from the environment (SOURCEBOT_ENCRYPTION_KEY) is kept, so that a script can sign
+    // list cursors as the service does (tests/bench/run.sh); otherwise one for this run only.
+    let encryption_key = match &settings.auth.encryption_key {
+        Some(key) => key.expose_secret().to_owned(),
+        None => hex::encode(rand::random::<[u8; 16]>()),
+    };
     let token = super::token::create(
         &mut conn,
         &TokenHasher::new(encryption_key.as_bytes()),

@@ -116,8 +116,12 @@ fn user_response(
     let location = body["meta"]["location"]
         .as_str()
         .and_then(|l| HeaderValue::from_str(l).ok());
+    // `meta.version` is the ETag: computed once, with the body, not by serialising again.
+    let etag = body["meta"]["version"]
+        .as_str()
+        .and_then(|tag| HeaderValue::from_str(tag).ok());
     let mut response = scim_json(status, &projection.apply(body));
-    if let Ok(etag) = HeaderValue::from_str(&user.etag()) {
+    if let Some(etag) = etag {
         response.headers_mut().insert(header::ETAG, etag);
     }
     if let (StatusCode::CREATED, Some(location)) = (status, location) {

@@ -5,16 +5,18 @@
 #
 #   bash tests/bench/run.sh [--members 1000,100000] [--seconds 10] [--concurrency 1,8,32]
 #                           [--ops get_id,patch_profile,...] [--pool N] [--out DIR]
+#                           [--database scim_demo]
 #
 # Needs PostgreSQL on DATABASE_URL or 127.0.0.1:5432 (user postgres, as for `demo`), and wrk,
-# pgbench, psql and gnuplot (installed with apt-get when run as root on Debian/Ubuntu).
+# pgbench, psql, gnuplot and python3 (installed with apt-get when run as root on Debian/Ubuntu).
 # For each member count N it starts the release build's `demo` (`--features dev`: a scratch
-# database `scim_demo` with the app fixture, the migrations, an org, a token and a licence),
-# seeds the org with N members by SQL, and measures every operation at every concurrency.
+# database, `scim_demo` or --database, with the app fixture, the migrations, an org, a token
+# and a licence), seeds the org with N members by SQL, and measures every operation at every
+# concurrency.
 # Results: OUT/results.tsv, OUT/table.md, OUT/benchmarks.png, and the table on stdout
 # (OUT: target/bench).
-# Operations: get_id username_found username_missing work_email page_end create_new
-# create_adopt patch_profile deactivate (also measures reactivate) delete.
+# Operations: get_id username_found username_missing work_email page_end page_cursor
+# create_new create_adopt patch_profile deactivate (also measures reactivate) delete.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bench=tests/bench
@@ -22,11 +24,12 @@ bench=tests/bench
 members=1000,100000
 seconds=10
 concurrency=1,8,32
-reads=get_id,username_found,username_missing,work_email,page_end
+reads=get_id,username_found,username_missing,work_email,page_end,page_cursor
 writes=create_new,create_adopt,patch_profile,deactivate,reactivate,delete
 ops=$reads,$writes
 pool=
 out=target/bench
+database=scim_demo
 while (($#)); do
   case $1 in
     --members) members=$2; shift 2 ;;
@@ -35,7 +38,8 @@ while (($#)); do
     --ops) ops=$2; shift 2 ;;
     --pool) pool=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --database) database=$2; shift 2 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +55,7 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v pgbench >/dev/null || need+=(postgresql-contrib)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+command -v python3 >/dev/null || need+=(python3)
 if ((${#need[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     echo "installing ${need[*]}..."
@@ -66,12 +71,22 @@ cargo build --release --features dev --locked --quiet
 binary=target/release/scim-sidecar
 
 admin_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-db_url=$(sed -E 's#^(postgres(ql)?://[^/?]*)(/[^?]*)?#\1/scim_demo#' <<<"$admin_url")
+db_url=$(sed -E "s#^(postgres(ql)?://[^/?]*)(/[^?]*)?#\\1/$database#" <<<"$admin_url")
 psql "$admin_url" -Atqc 'select 1' >/dev/null || {
   echo "no PostgreSQL at ${admin_url%%@*}@…: set DATABASE_URL (the private cluster demo can start is not supported here)" >&2
   exit 1
 }
 sql() { psql "$db_url" -v ON_ERROR_STOP=1 -Atq "$@"; }
+# The service's encryption key for this run: `page_cursor` signs its cursor with it.
+encryption_key=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+# `demo` drops and recreates its database: two runs (or a demo) on one database break each other.
+for pid in $(pgrep -f "scim-sidecar demo" || true); do
+  other=$(ps -o args= -p "$pid" | sed -nE 's/.*--database[ =]([^ ]+).*/\1/p') || continue
+  if [[ ${other:-scim_demo} == "$database" ]]; then
+    echo "a 'scim-sidecar demo' (pid $pid) uses the $database database: pass --database <another name>" >&2
+    exit 1
+  fi
+done
 
 mkdir -p "$out"
 results=$out/results.tsv
@@ -95,7 +110,8 @@ start_service() {
   # beside an app with its own SCIM release.
   SCIM__SERVER__RATE_LIMIT_PER_SECOND=0 SCIM__LOG__FILTER=warn \
     SCIM__PROVISIONING__DEPROVISION_MODE=deactivate DATABASE_URL=$admin_url \
-    "$binary" demo --users 0 --listen 127.0.0.1:0 --seats $((n + 4 * pool + 100000)) >"$log" 2>&1 &
+    SOURCEBOT_ENCRYPTION_KEY=$encryption_key \
+    "$binary" demo --users 0 --database "$database" --listen 127.0.0.1:0 --seats $((n + 4 * pool + 100000)) >"$log" 2>&1 &
   service=$!
   local deadline=$((SECONDS + 120))
   until grep -q 'Bearer token:' "$log"; do
@@ -186,7 +202,7 @@ drive_pgbench() {
   rm -f "$work"/pgb*
   output=$(cd "$work" && pgbench "$db_url" -n -M prepared -c "$c" -j "$threads" -T "$seconds" \
     -l --log-prefix=pgb -D org="$org" -D n="$n" -D from="$from" -D count="$count" \
-    -D clients="$c" -D k=0 -f "$OLDPWD/$bench/pgbench/$op.sql" 2>&1) || true
+    -D clients="$c" -D k=0 -D after="$cursor_after" -f "$OLDPWD/$bench/pgbench/$op.sql" 2>&1) || true
   if grep -q 'aborted' <<<"$output"; then
     echo "  pgbench $op c=$c: $(grep -m1 -i 'abort' <<<"$output")" >&2
   fi
@@ -280,6 +296,12 @@ for n in ${members//,/ }; do
   start_service "$n"
   seed m 1 "$n" 0 show
   sql -c "VACUUM ANALYZE"
+  # page_cursor: the cursor a client holds after walking the org (in id order) up to the
+  # member with 100 after it, so its page is the same last page as page_end's.
+  cursor_after=$(sql -c "SELECT \"userId\" FROM public.\"UserToOrg\" WHERE \"orgId\" = $org
+                         ORDER BY \"userId\" DESC OFFSET 100 LIMIT 1")
+  export SCIM_BENCH_CURSOR
+  SCIM_BENCH_CURSOR=$(python3 $bench/cursor.py "$encryption_key" "$org" "${cursor_after:-m0}" "$n")
   printf '%8s  %-17s %4s  %9s %8s %8s %6s %8s  %9s %8s %8s  %5s\n' members operation conc \
     'req/s' 'p50 ms' 'p99 ms' non2xx 'RSS MiB' 'pgb tps' 'p50 ms' 'p99 ms' ratio
   for op in ${ops//,/ }; do measure "$op"; done

@@ -22,6 +22,7 @@ end
 
 local op, members, from, count, tag, nthreads, k
 local token = os.getenv("SCIM_BENCH_TOKEN")
+local cursor = os.getenv("SCIM_BENCH_CURSOR") or ""
 local path = "/scim/v2/Users"
 
 function init(args)
@@ -68,6 +69,10 @@ function request()
   elseif op == "page_end" then
     -- The last full page of the org, as an IdP's full sync reaches it.
     return wrk.format("GET", path .. "?startIndex=" .. math.max(1, members - 99) .. "&count=100")
+  elseif op == "page_cursor" then
+    -- The same last page reached by cursor (RFC 9865): run.sh signs the cursor a client holds
+    -- after walking the org up to the 101st id from the end.
+    return wrk.format("GET", path .. "?cursor=" .. cursor .. "&count=100")
   elseif op == "create_new" then
     k = k + 1
     return wrk.format("POST", path, nil, body_person("new-" .. tag .. "-" .. tid .. "-" .. k .. "@bench.example"))
