@@ -178,10 +178,11 @@ async fn list_answer(
     let base = scim_base_url(state, req);
     let resources: Vec<Value> = page
         .users
-        .iter()
+        .into_iter()
         .map(|user| {
-            let mut body = user.render(&base);
-            add_groups(&mut body, groups.get(&user.id), &base);
+            let groups = groups.get(&user.id);
+            let mut body = user.into_rendered(&base);
+            add_groups(&mut body, groups, &base);
             request.projection.apply(body)
         })
         .collect();

@@ -60,7 +60,11 @@ pub async fn list(
         .await?;
         return Ok(UserPage {
             total: page.total.unwrap_or_default(),
-            users: page.rows.iter().map(|(member, _)| record(member)).collect(),
+            users: page
+                .rows
+                .into_iter()
+                .map(|(member, _)| into_record(member))
+                .collect(),
             next_cursor: None,
         });
     };
@@ -105,9 +109,33 @@ pub async fn list(
     };
     Ok(UserPage {
         total,
-        users: page.rows.iter().map(|(member, _)| record(member)).collect(),
+        users: page
+            .rows
+            .into_iter()
+            .map(|(member, _)| into_record(member))
+            .collect(),
         next_cursor,
     })
+}
+
+/// [`record`], moving the row's values instead of copying them: a page's rows are not used
+/// again.
+fn into_record(member: members::Member) -> UserRecord {
+    UserRecord {
+        id: member.user_id,
+        email: member.email,
+        name: member.name,
+        user_updated_at: member.user_updated_at,
+        joined_at: member.joined_at,
+        active: member.is_active,
+        external_id: member.external_id,
+        user_name: member.user_name,
+        attributes: match member.attributes {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        },
+        profile_updated_at: member.profile_updated_at,
+    }
 }
 
 /// The org's visible User `user_id`.

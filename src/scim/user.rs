@@ -53,6 +53,11 @@ impl UserRecord {
     /// A member the app created shows its address as `userName` and as its one e-mail.
     pub fn stored_document(&self) -> Map<String, Value> {
         let mut doc = self.attributes.clone();
+        self.add_columns(&mut doc);
+        doc
+    }
+
+    fn add_columns(&self, doc: &mut Map<String, Value>) {
         match (&self.user_name, &self.email) {
             (Some(user_name), _) => {
                 doc.insert("userName".into(), Value::String(user_name.clone()));
@@ -70,7 +75,6 @@ impl UserRecord {
         if let Some(external_id) = &self.external_id {
             doc.insert("externalId".into(), Value::String(external_id.clone()));
         }
-        doc
     }
 
     /// The canonical document as answered: the stored one, with `displayName` and `name`
@@ -78,6 +82,11 @@ impl UserRecord {
     /// address shows its id as `userName`.
     pub fn document(&self) -> Map<String, Value> {
         let mut doc = self.stored_document();
+        self.add_derived(&mut doc);
+        doc
+    }
+
+    fn add_derived(&self, doc: &mut Map<String, Value>) {
         doc.entry("userName")
             .or_insert_with(|| Value::String(self.id.clone()));
         if let Some(app_name) = self.name.as_deref().filter(|n| !n.trim().is_empty()) {
@@ -94,7 +103,6 @@ impl UserRecord {
                 }
             }
         }
-        doc
     }
 
     pub fn last_modified(&self) -> NaiveDateTime {
@@ -104,7 +112,19 @@ impl UserRecord {
 
     /// The full SCIM representation, with `meta`.
     pub fn render(&self, base_url: &str) -> Value {
-        let doc = self.document();
+        self.render_document(self.document(), base_url)
+    }
+
+    /// [`render`](Self::render), taking the stored attributes instead of copying them: a list
+    /// page renders each record once.
+    pub fn into_rendered(mut self, base_url: &str) -> Value {
+        let mut doc = std::mem::take(&mut self.attributes);
+        self.add_columns(&mut doc);
+        self.add_derived(&mut doc);
+        self.render_document(doc, base_url)
+    }
+
+    fn render_document(&self, doc: Map<String, Value>, base_url: &str) -> Value {
         let version = etag(&doc);
         let mut out = doc;
         let mut schemas = vec![json!(USER_SCHEMA)];
@@ -134,8 +154,22 @@ impl UserRecord {
 /// A weak ETag over the document: any change of any returned attribute changes it, whoever
 /// made the change (the IdP through this service, or the app).
 fn etag(doc: &Map<String, Value>) -> String {
-    // serde_json's map is ordered, so equal documents serialise identically.
-    let digest = Sha256::digest(serde_json::to_vec(doc).unwrap_or_default());
+    // serde_json's map is ordered, so equal documents serialise identically. The
+    // serialisation streams into the digest instead of a buffer.
+    struct Digesting(Sha256);
+    impl std::io::Write for Digesting {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut digest = Digesting(Sha256::new());
+    // Writing a map of JSON values into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut digest, doc);
+    let digest = digest.0.finalize();
     format!("W/\"{}\"", hex::encode(&digest[..12]))
 }
 
@@ -351,6 +385,35 @@ mod tests {
 
     fn write(doc: Value) -> Result<UserWrite, ScimError> {
         to_write(doc.as_object().unwrap(), None)
+    }
+
+    #[test]
+    fn a_list_renders_each_record_as_a_single_get_does() {
+        let provisioned = UserRecord {
+            user_name: Some("jdoe".into()),
+            attributes: json!({
+                "title": "Engineer",
+                "name": { "familyName": "Doe" },
+                "emails": [{ "value": "jane@example.com", "type": "work" }],
+                ENTERPRISE_USER_SCHEMA: { "employeeNumber": "7" }
+            })
+            .as_object()
+            .unwrap()
+            .clone(),
+            profile_updated_at: Some(time("2026-03-01 00:00:00")),
+            ..app_member()
+        };
+        let nameless = UserRecord {
+            email: None,
+            name: None,
+            ..app_member()
+        };
+        for record in [app_member(), provisioned, nameless] {
+            let base = "https://sb.example.com/scim/v2";
+            let rendered = record.render(base);
+            assert_eq!(rendered["meta"]["version"], record.etag());
+            assert_eq!(record.into_rendered(base), rendered);
+        }
     }
 
     #[test]
