@@ -120,8 +120,10 @@ pub async fn create(
         };
         let (user_id, existing, locked) = match by_external_id {
             Some(user_id) => {
-                let (member, shared, locked) = lock_member(conn, caller, &user_id).await?;
-                (user_id, Some((member, shared)), locked)
+                // Under the org's lock no row of this org can appear; a row another org
+                // restored meanwhile only counts towards `shared`, read in the same snapshot.
+                let found = lock_member(conn, caller, &user_id).await?;
+                (user_id, Some((found.member, found.shared)), found.locked)
             }
             None => match find_or_create_account(conn, &sign_in, &write, now).await? {
                 // A new account has no membership anywhere: nothing to lock or look up.
@@ -129,8 +131,8 @@ pub async fn create(
                 Account::Existing(user_id) => {
                     let locked = members::lock_memberships(conn, &user_id).await?;
                     match members::find_locked(conn, caller.org_id, &user_id).await? {
-                        Some((member, removed_elsewhere)) => {
-                            let shared = locked.elsewhere(caller.org_id) || removed_elsewhere;
+                        Some((member, elsewhere)) => {
+                            let shared = locked.elsewhere(caller.org_id) || elsewhere.shared();
                             (user_id, Some((member, shared)), locked)
                         }
                         None => {
@@ -247,7 +249,14 @@ enum Step<T> {
     /// with the org's lock taken first (taking it now, behind the row locks, could deadlock
     /// with a writer that holds it and waits for those rows).
     NeedsOrgLock,
+    /// A membership row appeared after the lock statement read the rows: nothing was written,
+    /// and the request runs again to lock it in order.
+    Again,
 }
+
+/// How often an update starts again because membership rows kept appearing under it (each
+/// time, another request restored one in between).
+const UPDATE_ATTEMPTS: usize = 5;
 
 /// PUT and PATCH /Users/{id}.
 pub async fn update(
@@ -258,7 +267,7 @@ pub async fn update(
     if_match: Option<&str>,
 ) -> Result<UserRecord, ApiError> {
     let mut org_wide = false;
-    loop {
+    for _ in 0..UPDATE_ATTEMPTS {
         let step = conn
             .transaction(async |conn| {
                 update_once(conn, caller, user_id, &change, if_match, org_wide).await
@@ -268,8 +277,15 @@ pub async fn update(
             Step::Done(record) => return Ok(record),
             Step::NeedsOrgLock if !org_wide => org_wide = true,
             Step::NeedsOrgLock => unreachable!("an attempt under the org's lock never asks for it"),
+            Step::Again => {}
         }
     }
+    Err(ScimError::new(
+        409,
+        None,
+        "A concurrent request changed the same resource; retry.",
+    )
+    .into())
 }
 
 /// One attempt of [`update`]; `org_wide`: the org's lock is taken first.
@@ -284,7 +300,15 @@ async fn update_once(
     if org_wide {
         locks::lock_org_memberships(conn, caller.org_id).await?;
     }
-    let (member, shared, locked) = lock_visible(conn, caller, user_id).await?;
+    let LockedMember {
+        member,
+        shared,
+        locked,
+        settled,
+    } = lock_visible(conn, caller, user_id).await?;
+    if !settled {
+        return Ok(Step::Again);
+    }
     let current = record(&member);
     check_precondition(&current, if_match)?;
     let doc = match change {
@@ -402,7 +426,7 @@ pub async fn delete(
         // lock while they lock group rows and then members' rows: taking the org's lock first
         // keeps that order.
         locks::lock_org_memberships(conn, caller.org_id).await?;
-        let (member, _, _) = lock_visible(conn, caller, user_id).await?;
+        let member = lock_visible(conn, caller, user_id).await?.member;
         let current = record(&member);
         check_precondition(&current, if_match)?;
         let now = now();
@@ -625,15 +649,34 @@ async fn lock_member(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
     user_id: &str,
-) -> Result<(Member, bool, Locked), ApiError> {
+) -> Result<LockedMember, ApiError> {
     // A removed membership has no row to lock: its writers take the org's lock
     // (`rules::needs_org_lock`).
     let locked = members::lock_memberships(conn, user_id).await?;
-    let (member, removed_elsewhere) = members::find_locked(conn, caller.org_id, user_id)
+    let (member, elsewhere) = members::find_locked(conn, caller.org_id, user_id)
         .await?
         .ok_or_else(not_found)?;
-    let shared = locked.elsewhere(caller.org_id) || removed_elsewhere;
-    Ok((member, shared, locked))
+    // A row restored (or added by the app) after the lock statement read the rows is visible to
+    // the read but not locked. Locking it now could take the rows out of their order (see
+    // `db::locks`), so a writer that depends on it starts again instead (`Step::Again`).
+    let own_row_locked = member.removed || locked.holds(caller.org_id);
+    let settled = own_row_locked && elsewhere.rows == locked.count_elsewhere(caller.org_id);
+    Ok(LockedMember {
+        shared: locked.elsewhere(caller.org_id) || elsewhere.shared(),
+        member,
+        locked,
+        settled,
+    })
+}
+
+/// A membership read under the person's row locks.
+struct LockedMember {
+    member: Member,
+    /// The account belongs to another org too.
+    shared: bool,
+    locked: Locked,
+    /// Every membership row the read saw is locked: no row appeared after the lock statement.
+    settled: bool,
 }
 
 /// [`lock_member`], for a membership the IdP can see.
@@ -641,9 +684,9 @@ async fn lock_visible(
     conn: &mut AsyncPgConnection,
     caller: Caller<'_>,
     user_id: &str,
-) -> Result<(Member, bool, Locked), ApiError> {
+) -> Result<LockedMember, ApiError> {
     match lock_member(conn, caller, user_id).await? {
-        found if !found.0.hidden() => Ok(found),
+        found if !found.member.hidden() => Ok(found),
         _ => Err(not_found()),
     }
 }

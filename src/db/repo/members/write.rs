@@ -25,6 +25,19 @@ pub struct Locked {
 }
 
 impl Locked {
+    /// Whether this transaction holds the lock on the person's row in `org_id`.
+    pub fn holds(&self, org_id: i32) -> bool {
+        self.memberships.iter().any(|(org, _)| *org == org_id)
+    }
+
+    /// How many of the person's rows in other orgs than `org_id` this transaction locked.
+    pub fn count_elsewhere(&self, org_id: i32) -> i64 {
+        self.memberships
+            .iter()
+            .filter(|(org, _)| *org != org_id)
+            .count() as i64
+    }
+
     /// Whether the person has one of the app's membership rows in another org than `org_id`.
     pub fn elsewhere(&self, org_id: i32) -> bool {
         self.memberships.iter().any(|(org, _)| *org != org_id)
@@ -72,6 +85,35 @@ macro_rules! removed_elsewhere {
     };
 }
 
+/// How many of the app's membership rows the person has in other orgs than `$org_id`, read by
+/// the same probes of the key as [`lock_memberships`].
+macro_rules! rows_elsewhere {
+    ($org_id:expr, $user_id:expr) => {
+        user_to_org::table
+            .filter(user_to_org::org_id.eq_any(orgs::table.select(orgs::id)))
+            .filter(user_to_org::user_id.eq($user_id))
+            .filter(user_to_org::org_id.ne($org_id))
+            .count()
+            .single_value()
+    };
+}
+
+/// What [`find_locked`] reads besides the membership, in the same snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct Elsewhere {
+    /// The person has a membership the service removed in another org.
+    pub removed: bool,
+    /// The person's `"UserToOrg"` rows in other orgs.
+    pub rows: i64,
+}
+
+impl Elsewhere {
+    /// Whether the account belongs to another org too (a row, or a membership kept removed).
+    pub fn shared(&self) -> bool {
+        self.removed || self.rows > 0
+    }
+}
+
 /// Whether the person has a membership the service removed in another org than `org_id`.
 pub async fn has_removed_elsewhere(
     conn: &mut AsyncPgConnection,
@@ -83,19 +125,31 @@ pub async fn has_removed_elsewhere(
         .await
 }
 
-/// The org's membership of `user_id` (hidden or not), read after [`lock_memberships`], and
-/// whether the person also has a removed membership in another org: one statement.
+/// The org's membership of `user_id` (hidden or not), read after [`lock_memberships`], and the
+/// person's memberships in other orgs: one statement, so one snapshot. A row that appeared
+/// after the lock statement read the rows (a restore that committed meanwhile) shows here and
+/// not in [`Locked`]: callers compare the two.
 pub async fn find_locked(
     conn: &mut AsyncPgConnection,
     org_id: i32,
     user_id: &str,
-) -> QueryResult<Option<(Member, bool)>> {
+) -> QueryResult<Option<(Member, Elsewhere)>> {
     org_members!(org_id)
         .filter(member::user_id.eq(user_id))
-        .select((member_columns!(), removed_elsewhere!(org_id, user_id)))
-        .get_result(conn)
+        .select((
+            member_columns!(),
+            removed_elsewhere!(org_id, user_id),
+            rows_elsewhere!(org_id, user_id),
+        ))
+        .get_result::<(Member, bool, Option<i64>)>(conn)
         .await
         .optional()
+        .map(|found| {
+            found.map(|(member, removed, rows)| {
+                let rows = rows.unwrap_or(0);
+                (member, Elsewhere { removed, rows })
+            })
+        })
 }
 
 pub async fn insert_membership(
