@@ -6,6 +6,7 @@ mod discovery;
 mod fallback;
 mod groups;
 mod health;
+mod openapi;
 mod request_span;
 mod response;
 mod retry;
@@ -13,7 +14,7 @@ mod users;
 
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{guard, web, Route};
+use actix_web::{guard, web, Resource, Route};
 
 pub use body::BodyLimits;
 pub use request_span::request_span;
@@ -41,8 +42,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
     cfg.app_data(json)
         .app_data(web::PayloadConfig::new(limits.max_bytes))
         .app_data(web::Data::new(limits))
-        .route("/healthz", read().to(health::healthz))
-        .route("/readyz", read().to(health::readyz))
+        .service(unauthenticated("/healthz").route(read().to(health::healthz)))
+        .service(unauthenticated("/readyz").route(read().to(health::readyz)))
+        .service(unauthenticated("/openapi.json").route(read().to(openapi::get_openapi)))
         .service(
             web::scope(SCIM_BASE_PATH)
                 // Last wrapped runs first: access (and the request's deadline), then the body.
@@ -143,6 +145,14 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
                 .default_service(web::to(fallback::not_found)),
         )
         .default_service(web::to(fallback::not_found));
+}
+
+/// A read-only resource outside `/scim/v2` (the probes, the API document): `OPTIONS` and
+/// other methods are answered as on the SCIM resources (204, or 405 with `Allow`).
+fn unauthenticated(path: &str) -> Resource {
+    web::resource(path)
+        .route(options(READ_ONLY))
+        .default_service(not_allowed(READ_ONLY))
 }
 
 /// GET, and HEAD answered as GET (actix sends no body for HEAD).

@@ -17,6 +17,7 @@ mod isolation;
 mod license;
 mod lifecycle;
 mod modes;
+mod openapi;
 mod paging;
 mod patching;
 mod queries;
