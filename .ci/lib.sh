@@ -20,7 +20,8 @@ can_create_databases() {
     return 1
   fi
   if ! psql "$ADMIN_URL" -Atqc 'SELECT 1' >/dev/null 2>&1; then
-    echo "no PostgreSQL answers at ${ADMIN_URL%%@*}@… (set DATABASE_URL)" >&2
+    # Without user and password.
+    echo "no PostgreSQL answers at $(sed -E 's#//[^@/]*@#//#' <<<"$ADMIN_URL") (set DATABASE_URL)" >&2
     return 1
   fi
 }
