@@ -126,6 +126,16 @@ async fn every_documented_operation_answers_with_a_documented_status() {
     let doc = document();
     let user = app.create_user("jane@example.com", "ext-jane").await;
     let user_id = user["id"].as_str().unwrap();
+    let group: Value = app
+        .request(Method::POST, "/Groups")
+        .json(&json!({"displayName": "Test group"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let group_id = group["id"].as_str().expect("a created group");
 
     // Destructive operations last, so that the others find the user.
     let mut operations = Vec::new();
@@ -145,6 +155,7 @@ async fn every_documented_operation_answers_with_a_documented_status() {
     for (_, path, method, operation) in operations {
         let concrete = path
             .replace("/Users/{id}", &format!("/Users/{user_id}"))
+            .replace("/Groups/{id}", &format!("/Groups/{group_id}"))
             .replace("/ResourceTypes/{id}", "/ResourceTypes/User")
             .replace(
                 "/Schemas/{id}",
@@ -159,8 +170,9 @@ async fn every_documented_operation_answers_with_a_documented_status() {
         if let Some(body) = operation.get("requestBody") {
             let schema = resolve(&doc, &body["content"]["application/scim+json"]["schema"]);
             // Each request body's example is a request the server accepts; a PUT sends the
-            // user back as it is (the example's userName belongs to the user POST created).
+            // resource back as it is (the example's names belong to what POST created).
             let example = match method {
+                Method::PUT if path.starts_with("/scim/v2/Groups") => group.clone(),
                 Method::PUT => user.clone(),
                 _ => schema.get("example").cloned().unwrap_or(json!({})),
             };
