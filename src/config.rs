@@ -29,6 +29,8 @@ pub const WELL_KNOWN_VARIABLES: &[(&str, &str)] = &[
     ("SCIM_LOG_FORMAT", "log.format"),
     ("SCIM_DEPROVISION_MODE", "provisioning.deprovision_mode"),
     ("SCIM_OWNER_GROUP", "provisioning.owner_group"),
+    ("SCIM_READ_ONLY", "server.read_only"),
+    ("SCIM_METRICS_LISTEN", "metrics.listen"),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +41,7 @@ pub struct Settings {
     pub license: LicenseSettings,
     pub provisioning: ProvisioningSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +53,8 @@ pub struct ServerSettings {
     pub public_url: Option<Url>,
     /// Kill switch: `false` answers every SCIM request with 403 and touches no data.
     pub enabled: bool,
+    /// Maintenance: reads are served, writes answered 503 with `Retry-After`.
+    pub read_only: bool,
     pub shutdown_timeout_secs: u64,
     /// Larger request bodies answer 413 without being read.
     pub max_body_bytes: usize,
@@ -139,6 +144,34 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// `tracing` filter directives; `RUST_LOG` overrides it.
     pub filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    pub listen: MetricsListen,
+}
+
+/// Where `/metrics` is served: an address of its own, apart from the SCIM listener (so that
+/// it can stay off the network the IdP reaches), or nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum MetricsListen {
+    Off,
+    On(SocketAddr),
+}
+
+impl TryFrom<String> for MetricsListen {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        let value = value.trim();
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(Self::Off);
+        }
+        value.parse().map(Self::On).map_err(|_| {
+            format!("{value:?} is neither an address:port such as 0.0.0.0:9464 nor `off`")
+        })
+    }
 }
 
 /// A configuration problem, worded for the operator: it names the setting and the
@@ -349,6 +382,11 @@ mod tests {
         assert!(settings.server.enabled);
         assert_eq!(settings.database.pool_max_size, 16);
         assert_eq!(settings.log.format, LogFormat::Pretty);
+        assert!(!settings.server.read_only);
+        assert_eq!(
+            settings.metrics.listen,
+            MetricsListen::On("0.0.0.0:9464".parse().unwrap())
+        );
         assert!(settings.database_url().is_err());
     }
 
@@ -415,6 +453,11 @@ mod tests {
             ),
             (&[("SCIM_LOG_FORMAT", "xml")], "log.format"),
             (
+                &[("SCIM_METRICS_LISTEN", "9464")],
+                "metrics.listen (SCIM_METRICS_LISTEN or SCIM__METRICS__LISTEN)",
+            ),
+            (&[("SCIM_READ_ONLY", "maybe")], "server.read_only"),
+            (
                 &[("SCIM__SERVER__REQUEST_DEADLINE_MS", "0")],
                 "server.request_deadline_ms",
             ),
@@ -453,6 +496,18 @@ mod tests {
             load(&[("DATABASE_URL", "postgres://u:hunter2@h/db")]).unwrap()
         );
         assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn metrics_listen_takes_an_address_or_off_and_read_only_a_boolean() {
+        let off = load(&[("SCIM_METRICS_LISTEN", "OFF"), ("SCIM_READ_ONLY", "true")]).unwrap();
+        assert_eq!(off.metrics.listen, MetricsListen::Off);
+        assert!(off.server.read_only);
+        let on = load(&[("SCIM__METRICS__LISTEN", "127.0.0.1:9100")]).unwrap();
+        assert_eq!(
+            on.metrics.listen,
+            MetricsListen::On("127.0.0.1:9100".parse().unwrap())
+        );
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// The token sent more requests than `server.rate_limit_*` allow; it may retry after this.
     #[error("rate limit exceeded")]
     RateLimited { retry_after: Duration },
+    /// A write while `server.read_only` is set.
+    #[error("the service is read-only")]
+    ReadOnly,
     /// The request ran past `server.request_deadline_ms`; its work was abandoned.
     #[error("the request deadline passed")]
     DeadlinePassed,
@@ -44,6 +47,11 @@ pub enum ApiError {
 const INTERNAL_DETAIL: &str = "An internal error occurred; it has been logged.";
 const UNAVAILABLE_DETAIL: &str = "The service is temporarily unavailable; retry later.";
 const CONCURRENT_DETAIL: &str = "A concurrent request changed the same resource; retry.";
+const READ_ONLY_DETAIL: &str =
+    "The service is read-only for maintenance; reads are served, writes are refused. Retry later.";
+/// Maintenance windows last minutes: a client that honours `Retry-After` comes back once a
+/// minute rather than every second.
+const READ_ONLY_RETRY_AFTER_SECS: u32 = 60;
 
 /// What a database error means for the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +122,7 @@ impl ApiError {
                 ScimError::new(429, None, "Too many requests with this token; retry later.")
             }
             ApiError::DeadlinePassed => ScimError::new(503, None, UNAVAILABLE_DETAIL),
+            ApiError::ReadOnly => ScimError::new(503, None, READ_ONLY_DETAIL),
             ApiError::Database(error, sqlstate) => match classify(error, sqlstate.as_ref()) {
                 DbFailure::NotFound => ScimError::not_found("Resource not found."),
                 DbFailure::Uniqueness => {
@@ -165,6 +174,8 @@ impl ApiError {
             // No connection could be opened: the database is down or refuses the service.
             ApiError::Pool(_) | ApiError::Internal(_) => Severity::Fault,
             ApiError::DeadlinePassed => Severity::Degraded,
+            // Asked for by the operator; each refusal has its request line.
+            ApiError::ReadOnly => Severity::Client,
             ApiError::Scim(_)
             | ApiError::Unauthorized
             | ApiError::Disabled
@@ -224,6 +235,12 @@ impl ResponseError for ApiError {
                 // Whole seconds, rounded up: a client retrying after it finds a token.
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            }
+            ApiError::ReadOnly => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(READ_ONLY_RETRY_AFTER_SECS),
+                );
             }
             _ if scim.status == 503 => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -12,6 +12,7 @@ pub mod dev;
 pub mod error;
 pub mod http;
 pub mod license;
+pub mod metrics;
 pub mod provisioning;
 pub mod scim;
 pub mod startup;

@@ -3,6 +3,7 @@
 //! [`connect_options`]).
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -12,11 +13,12 @@ use anyhow::Context;
 
 use crate::auth::token::TokenHasher;
 use crate::auth::{Authenticator, EntitlementGate, ScimAccess, TokenRateLimit};
-use crate::config::{DatabaseSettings, Settings, SettingsError};
+use crate::config::{DatabaseSettings, MetricsListen, Settings, SettingsError};
 use crate::db::repo::orgs;
 use crate::db::{self, migrations, schema_check, ConnectOptions, PoolOptions};
 use crate::http;
 use crate::license::{self, LicenseClaims};
+use crate::metrics::Metrics;
 use crate::provisioning::approval::ApprovalGuard;
 use crate::provisioning::groups::GroupSettings;
 use crate::provisioning::modes::ModeState;
@@ -26,6 +28,14 @@ use crate::state::AppState;
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    /// The `/metrics` listener and its recorder, unless `metrics.listen` is `off`.
+    metrics: Option<MetricsServer>,
+}
+
+struct MetricsServer {
+    address: SocketAddr,
+    server: Server,
+    recorder: Arc<Metrics>,
 }
 
 impl Application {
@@ -83,13 +93,19 @@ impl Application {
             }
             ApprovalGuard::new(available)
         };
+        let read_only = settings.server.read_only;
+        let recorder = match settings.metrics.listen {
+            MetricsListen::On(_) => Some(Arc::new(Metrics::new())),
+            MetricsListen::Off => None,
+        };
 
         let access = web::Data::new(ScimAccess {
             enabled: settings.server.enabled,
             authenticator: Authenticator::new(
                 hasher,
                 Duration::from_secs(settings.auth.token_cache_ttl_secs),
-                Duration::from_secs(settings.auth.last_used_interval_secs),
+                // Read-only mode writes nothing of its own either.
+                (!read_only).then(|| Duration::from_secs(settings.auth.last_used_interval_secs)),
             ),
             rate_limit: TokenRateLimit::new(
                 settings.server.rate_limit_per_second,
@@ -112,10 +128,17 @@ impl Application {
                 settings.provisioning.group_patch_returns_body,
             ),
             cursors: CursorKey::derive(settings.encryption_key()?),
+            read_only,
+            metrics: recorder.clone(),
         });
         if settings.server.public_url.is_none() {
             tracing::warn!(
                 "SCIM_PUBLIC_URL is not set: resource locations are built from each request's Host header; set it to the SCIM base URL your IdP uses"
+            );
+        }
+        if read_only {
+            tracing::warn!(
+                "read-only mode (SCIM_READ_ONLY=true): reads are served, every write is answered 503"
             );
         }
         if !settings.server.enabled {
@@ -130,6 +153,32 @@ impl Application {
         let body_limits = http::BodyLimits {
             max_bytes: settings.server.max_body_bytes,
             timeout: Duration::from_millis(settings.server.body_timeout_ms),
+        };
+        let metrics = match (settings.metrics.listen, recorder) {
+            (MetricsListen::On(listen), Some(recorder)) => {
+                let listener = TcpListener::bind(listen).with_context(|| {
+                    format!("cannot serve metrics on {listen} (metrics.listen)")
+                })?;
+                let address = listener.local_addr()?;
+                let (state, access) = (state.clone(), access.clone());
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(state.clone())
+                        .app_data(access.clone())
+                        .configure(http::metrics::routes)
+                })
+                .workers(1)
+                .shutdown_timeout(5)
+                .disable_signals()
+                .listen(listener)?
+                .run();
+                Some(MetricsServer {
+                    address,
+                    server,
+                    recorder,
+                })
+            }
+            _ => None,
         };
         let mut server = HttpServer::new(move || {
             App::new()
@@ -146,11 +195,20 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.listen(listener)?.run();
-        Ok(Self { address, server })
+        Ok(Self {
+            address,
+            server,
+            metrics,
+        })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Where `/metrics` is served; `None` when `metrics.listen` is `off`.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|metrics| metrics.address)
     }
 
     /// Stops the server gracefully (what SIGTERM and SIGINT do too).
@@ -169,9 +227,36 @@ impl Application {
     }
 
     /// Serves until stopped; in-flight requests finish within `server.shutdown_timeout_secs`.
+    /// The metrics listener stops with the SCIM one.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tracing::info!(listen = %self.address, "scim-sidecar is serving");
-        self.server.await
+        let Some(metrics) = self.metrics else {
+            tracing::info!(listen = %self.address, "scim-sidecar is serving");
+            return self.server.await;
+        };
+        tracing::info!(
+            listen = %self.address,
+            metrics.listen = %metrics.address,
+            "scim-sidecar is serving"
+        );
+        // A server runs only while its future is polled: both are, beside the upkeep.
+        let scim_handle = self.server.handle();
+        let metrics_handle = metrics.server.handle();
+        let mut scim = std::pin::pin!(self.server);
+        let mut metrics_server = std::pin::pin!(metrics.server);
+        let served = tokio::select! {
+            served = &mut scim => served,
+            stopped = &mut metrics_server => {
+                // Only a failure ends it first: stop rather than serve unobserved.
+                tracing::error!("the metrics listener stopped; stopping the service");
+                let ((), served) = tokio::join!(scim_handle.stop(true), scim);
+                return stopped.and(served);
+            }
+            never = metrics.recorder.keep_up() => match never {},
+        };
+        // The handle's stop completes only while the server's future is polled.
+        let ((), stopped) = tokio::join!(metrics_handle.stop(true), metrics_server);
+        stopped?;
+        served
     }
 }
 

@@ -1,8 +1,11 @@
 //! What every request handler shares.
 
+use std::sync::Arc;
+
 use url::Url;
 
 use crate::db::DbPool;
+use crate::metrics::Metrics;
 use crate::provisioning::approval::ApprovalGuard;
 use crate::provisioning::groups::GroupSettings;
 use crate::provisioning::modes::ModeState;
@@ -20,4 +23,8 @@ pub struct AppState {
     pub groups: GroupSettings,
     /// Signs and checks list cursors.
     pub cursors: CursorKey,
+    /// `server.read_only`: writes are answered 503.
+    pub read_only: bool,
+    /// This server's recorder; `None` when `metrics.listen` is `off`.
+    pub metrics: Option<Arc<Metrics>>,
 }

@@ -14,6 +14,7 @@ use super::token::TokenHasher;
 use crate::db::repo::tokens;
 use crate::db::DbPool;
 use crate::error::ApiError;
+use crate::metrics::{self, AuthFailure};
 
 /// More cached tokens than this means something is off; the cache then starts over.
 const MAX_CACHED_TOKENS: usize = 10_000;
@@ -28,7 +29,8 @@ pub struct TokenIdentity {
 pub struct Authenticator {
     hasher: TokenHasher,
     ttl: Duration,
-    last_used_interval: Duration,
+    /// `None`: `lastUsedAt` is never written (read-only mode).
+    last_used_interval: Option<Duration>,
     cache: Mutex<HashMap<String, CachedToken>>,
 }
 
@@ -39,7 +41,7 @@ struct CachedToken {
 }
 
 impl Authenticator {
-    pub fn new(hasher: TokenHasher, ttl: Duration, last_used_interval: Duration) -> Self {
+    pub fn new(hasher: TokenHasher, ttl: Duration, last_used_interval: Option<Duration>) -> Self {
         Self {
             hasher,
             ttl,
@@ -55,13 +57,12 @@ impl Authenticator {
         pool: &DbPool,
         authorization: Option<&str>,
     ) -> Result<TokenIdentity, ApiError> {
-        let token = authorization
-            .and_then(bearer_token)
-            .ok_or(ApiError::Unauthorized)?;
-        let hash = self
-            .hasher
-            .hash_token(token)
-            .ok_or(ApiError::Unauthorized)?;
+        let Some(token) = authorization.and_then(bearer_token) else {
+            return Err(refused(AuthFailure::MissingToken));
+        };
+        let Some(hash) = self.hasher.hash_token(token) else {
+            return Err(refused(AuthFailure::MalformedToken));
+        };
         let identity = match self.cached(&hash) {
             Some(identity) => identity,
             None => {
@@ -72,7 +73,7 @@ impl Authenticator {
                     token_name: owner.name.into(),
                 });
                 self.remember(&hash, identity.clone());
-                identity.ok_or(ApiError::Unauthorized)?
+                identity.ok_or_else(|| refused(AuthFailure::UnknownToken))?
             }
         };
         if self.due_for_last_used(&hash) {
@@ -112,13 +113,16 @@ impl Authenticator {
 
     /// True at most once per `last_used_interval` per token.
     fn due_for_last_used(&self, hash: &str) -> bool {
+        let Some(interval) = self.last_used_interval else {
+            return false;
+        };
         let mut cache = self.lock();
         let Some(entry) = cache.get_mut(hash) else {
             return false;
         };
         let due = entry
             .last_used_written
-            .is_none_or(|at| at.elapsed() >= self.last_used_interval);
+            .is_none_or(|at| at.elapsed() >= interval);
         if due {
             entry.last_used_written = Some(Instant::now());
         }
@@ -129,6 +133,12 @@ impl Authenticator {
         // A poisoned lock only means a panic elsewhere mid-update; the map is still a cache.
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Every failure answers the same; only the metrics tell them apart.
+fn refused(reason: AuthFailure) -> ApiError {
+    metrics::auth_refused(reason);
+    ApiError::Unauthorized
 }
 
 /// Writes `lastUsedAt` off the request path; a failure is logged and otherwise ignored.

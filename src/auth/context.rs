@@ -17,6 +17,7 @@ use super::{Authenticator, EntitlementGate, Grant};
 use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::license;
+use crate::metrics::{self, AuthFailure};
 
 /// Who is calling: the token's org (which scopes every query of the request), the token's
 /// name (for the audit trail) and the entitlement that lets the org provision.
@@ -50,21 +51,28 @@ impl ScimAccess {
     /// Kill switch, token, rate limit, entitlement, in that order; the first refusal wins.
     pub async fn authorize(&self, authorization: Option<&str>) -> Result<AuthContext, ApiError> {
         if !self.enabled {
+            metrics::auth_refused(AuthFailure::Disabled);
             return Err(ApiError::Disabled);
         }
         let identity = self
             .authenticator
             .authenticate(&self.pool, authorization)
             .await?;
-        tracing::Span::current().record("org.id", identity.org_id);
-        self.rate_limit
-            .check(&identity)
-            .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
+        let span = tracing::Span::current();
+        span.record("org.id", identity.org_id);
+        span.record("token.name", &*identity.token_name);
+        self.rate_limit.check(&identity).map_err(|retry_after| {
+            metrics::auth_refused(AuthFailure::RateLimited);
+            ApiError::RateLimited { retry_after }
+        })?;
         let grant = self
             .gate
             .grant_for(&self.pool, identity.org_id, license::now_ms())
             .await?
-            .ok_or(ApiError::NotEntitled)?;
+            .ok_or_else(|| {
+                metrics::auth_refused(AuthFailure::NotEntitled);
+                ApiError::NotEntitled
+            })?;
         Ok(AuthContext {
             org_id: identity.org_id,
             token_name: identity.token_name,

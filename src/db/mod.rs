@@ -58,6 +58,11 @@ impl DbPool {
     pub fn discard_idle(&self) {
         self.0.retain(|_, _| false);
     }
+
+    /// Connections open, idle and at most, and requests waiting for one.
+    pub fn status(&self) -> deadpool::Status {
+        self.0.status()
+    }
 }
 
 /// A checked-out connection; use it as an `AsyncPgConnection`.

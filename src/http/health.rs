@@ -12,7 +12,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The database answers and has every table and column the service needs.
+/// The database answers and has every table and column the service needs. Read-only mode
+/// (`readOnly`) is ready: it serves reads.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let reason = match state.pool.get().await {
         Err(error) => {
@@ -32,6 +33,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
                 return HttpResponse::Ok().json(json!({
                     "status": "ready",
                     "deprovisionMode": modes::mode_name(mode),
+                    "readOnly": state.read_only,
                 }));
             }
             Ok(report) => {
@@ -44,5 +46,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             }
         },
     };
-    HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable", "reason": reason }))
+    HttpResponse::ServiceUnavailable().json(json!({
+        "status": "unavailable",
+        "reason": reason,
+        "readOnly": state.read_only,
+    }))
 }

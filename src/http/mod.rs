@@ -6,7 +6,9 @@ mod discovery;
 mod fallback;
 mod groups;
 mod health;
+pub mod metrics;
 mod openapi;
+mod read_only;
 mod request_span;
 mod response;
 mod retry;
@@ -47,9 +49,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, limits: BodyLimits) {
         .service(unauthenticated("/openapi.json").route(read().to(openapi::get_openapi)))
         .service(
             web::scope(SCIM_BASE_PATH)
-                // Last wrapped runs first: access (and the request's deadline), then the body.
+                // Last wrapped runs first: read-only mode, access (and the request's deadline),
+                // then the body.
                 .wrap(from_fn(body::read_body))
                 .wrap(from_fn(require_scim_access))
+                .wrap(from_fn(read_only::refuse_writes))
                 .service(
                     web::resource("/ServiceProviderConfig")
                         .route(read().to(discovery::get_service_provider_config))

@@ -25,6 +25,7 @@ use crate::db::repo::accounts;
 use crate::db::repo::audit::{self, AuditAction};
 use crate::db::repo::members::{self, Locked, Member, OrgRole, Profile, SeatScope};
 use crate::error::ApiError;
+use crate::metrics;
 use crate::scim::patch::{apply_patch, PatchOperation};
 use crate::scim::user::{etag_matches, to_write, UserRecord, UserWrite};
 use crate::scim::{ScimError, ScimType};
@@ -226,6 +227,7 @@ async fn find_or_create_account(
 ) -> Result<Account, ApiError> {
     for _ in 0..2 {
         if let Some(account) = accounts::find_by_address(conn, address).await? {
+            metrics::account_adopted();
             return Ok(Account::Existing(account.id));
         }
         let id = uuid::Uuid::new_v4().to_string();
@@ -532,6 +534,7 @@ async fn revoke(
         now,
     )
     .await?;
+    metrics::membership_changed(caller.org_id, caller.token_name, action, user_id);
     Ok(())
 }
 
@@ -573,6 +576,7 @@ async fn ensure_seat_available(
     }
     let others = members::count_seats(conn, scope, user_id, now).await?;
     if others + 1 > i64::from(limit) {
+        metrics::seat_cap_refused();
         return Err(ScimError::bad_request(
             ScimType::TooMany,
             format!("The licence allows {limit} active members and they are all in use."),
@@ -756,6 +760,7 @@ async fn audit_change(
 ) -> Result<(), ApiError> {
     let metadata = audit_metadata(caller, json!({}));
     audit::record(conn, caller.org_id, action, user_id, metadata, now).await?;
+    metrics::membership_changed(caller.org_id, caller.token_name, action, user_id);
     Ok(())
 }
 

@@ -52,6 +52,8 @@ fn with<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
 fn serve_vars(db: &TestDb, listen: &str) -> Vec<(&'static str, String)> {
     let mut vars = db_vars(db);
     vars.push(("SCIM_LISTEN", listen.to_owned()));
+    // Tests serve side by side: the metrics listener's default port would be taken.
+    vars.push(("SCIM_METRICS_LISTEN", "127.0.0.1:0".to_owned()));
     vars
 }
 
@@ -485,6 +487,7 @@ async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
     let created = client
         .post(format!("{base}/scim/v2/Users"))
         .bearer_auth(&token)
+        .header("user-agent", "Okta SCIM Client 1.0.0")
         .json(&crate::helpers::okta_user(
             "secret.person@example.com",
             "ext-secret",
@@ -567,6 +570,44 @@ async fn logs_never_contain_tokens_e_mails_or_bodies_even_at_trace_level() {
         logs.contains("\"http.route\":\"/scim/v2/Users/{id}\""),
         "no route pattern in the logs"
     );
+    // One line per request, with who asked; one audit line per membership change.
+    let created_line = logs
+        .lines()
+        .find(|line| line.contains("request finished") && line.contains("\"http.status\":201"))
+        .expect("the create's request line");
+    for field in [
+        "\"request.id\":",
+        "\"http.method\":\"POST\"",
+        "\"http.route\":\"/scim/v2/Users\"",
+        "\"latency_us\":",
+        "\"org.id\":",
+        "\"token.name\":\"okta\"",
+        "\"idp\":\"okta\"",
+    ] {
+        assert!(
+            created_line.contains(field),
+            "{field} not in {created_line}"
+        );
+    }
+    let audit_lines: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("membership changed"))
+        .collect();
+    assert_eq!(audit_lines.len(), 1, "{audit_lines:?}");
+    for field in [
+        "\"level\":\"INFO\"",
+        "\"audit.action\":\"org.member_added\"",
+        "\"provisioning.event\":\"created\"",
+        "\"user.id\":",
+        "\"org.id\":",
+        "\"token.name\":\"okta\"",
+    ] {
+        assert!(
+            audit_lines[0].contains(field),
+            "{field} not in {}",
+            audit_lines[0]
+        );
+    }
     let errors: Vec<&str> = logs
         .lines()
         .filter(|line| line.contains("\"level\":\"ERROR\""))

@@ -451,6 +451,7 @@ pub fn settings_for(db_url: &str, options: &Options) -> Settings {
         ("DATABASE_URL".into(), url),
         ("SOURCEBOT_ENCRYPTION_KEY".into(), ENCRYPTION_KEY.into()),
         ("SCIM_LISTEN".into(), "127.0.0.1:0".into()),
+        ("SCIM_METRICS_LISTEN".into(), "127.0.0.1:0".into()),
         ("SCIM__DATABASE__POOL_MAX_SIZE".into(), "8".into()),
         ("SCIM__SERVER__WORKERS".into(), "1".into()),
         ("SCIM__SERVER__SHUTDOWN_TIMEOUT_SECS".into(), "1".into()),
@@ -477,6 +478,8 @@ pub fn settings_for(db_url: &str, options: &Options) -> Settings {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://host:port` of the metrics listener, unless it is off.
+    pub metrics: Option<String>,
     pub base: String,
     pub db: TestDb,
     pub org_id: i32,
@@ -510,11 +513,13 @@ impl TestApp {
         let settings = settings_for(&db.url, &options);
         let app = Application::build(&settings).await.expect("server builds");
         let address = format!("http://{}", app.address());
+        let metrics = app.metrics_address().map(|a| format!("http://{a}"));
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         Self {
             base: format!("{address}/scim/v2"),
             address,
+            metrics,
             db,
             org_id,
             token,

@@ -127,6 +127,12 @@ async fn audit_roles(
             now,
         )
         .await?;
+        crate::metrics::membership_changed(
+            caller.org_id,
+            caller.token_name,
+            AuditAction::MemberRoleChanged,
+            user,
+        );
     }
     Ok(())
 }
