@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::DemoArgs;
 use crate::auth::token::TokenHasher;
-use crate::config::Settings;
+use crate::config::{MetricsListen, Settings};
 use crate::db::repo::orgs;
 use crate::db::{migrations, ConnectOptions};
 use crate::dev::database;
@@ -83,6 +83,11 @@ pub async fn run(mut settings: Settings, args: DemoArgs) -> anyhow::Result<ExitC
     let listen = available_address(args.listen)?;
     let base_url = format!("http://{listen}/scim/v2");
     settings.server.listen = listen;
+    if let MetricsListen::On(metrics) = settings.metrics.listen {
+        // Beside the demo's own address, and on another port when the usual one is taken.
+        let wanted = SocketAddr::new(listen.ip(), metrics.port());
+        settings.metrics.listen = MetricsListen::On(available_address(wanted)?);
+    }
     settings.server.enabled = true;
     settings.server.public_url = Some(base_url.parse()?);
     settings.database.url = Some(SecretString::from(url));
