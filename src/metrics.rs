@@ -191,8 +191,8 @@ impl Sample {
 
 /// Which identity provider sent a request, from its `User-Agent`: Okta's client says
 /// "Okta SCIM Client 1.0.0"; Microsoft Entra ID's provisioning service names Azure AD or
-/// Microsoft (for example "Microsoft Azure AD SCIM provisioning"), and a few of its clients
-/// other Microsoft products.
+/// Microsoft (for example "Microsoft Azure AD SCIM provisioning 1.0.0"). "Entra" alone is not
+/// looked for: it is too short not to match other names ("Central…").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdpFamily {
     Okta,
@@ -209,10 +209,7 @@ impl IdpFamily {
         };
         if agent.contains("okta") {
             Self::Okta
-        } else if ["azure", "microsoft", "entra"]
-            .iter()
-            .any(|name| agent.contains(name))
-        {
+        } else if agent.contains("azure") || agent.contains("microsoft") {
             Self::Entra
         } else {
             Self::Other
@@ -501,6 +498,7 @@ mod tests {
             ),
             (Some("Microsoft.IdentityManagement/1.0"), IdpFamily::Entra),
             (Some("curl/8.5.0"), IdpFamily::Other),
+            (Some("CentralSync/2"), IdpFamily::Other),
             (None, IdpFamily::Other),
         ] {
             assert_eq!(IdpFamily::from_user_agent(agent), family, "{agent:?}");
