@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::auth::org_license_grant;
-use crate::config::Settings;
+use crate::config::{MetricsListen, Settings};
 use crate::db::repo::app_release;
 use crate::db::repo::licenses::OrgLicenseRow;
 use crate::db::repo::orgs;
@@ -235,30 +235,44 @@ pub fn invalid_configuration(
 }
 
 fn check_configuration(settings: &Settings, report: &mut Report) {
+    let metrics = match settings.metrics.listen {
+        MetricsListen::On(address) => Some(address.to_string()),
+        MetricsListen::Off => None,
+    };
     let details = json!({
         "listen": settings.server.listen.to_string(),
+        "metrics_listen": metrics,
         "scim_enabled": settings.server.enabled,
+        "read_only": settings.server.read_only,
         "migrate_on_start": settings.database.migrate_on_start,
         "environment": std::env::var("SCIM_ENV").ok(),
     });
     let summary = format!(
-        "valid; listen {}, SCIM {}",
+        "valid; listen {}, metrics {}, SCIM {}",
         settings.server.listen,
+        metrics.as_deref().unwrap_or("off"),
         if settings.server.enabled {
             "enabled"
         } else {
             "DISABLED"
         }
     );
-    if settings.server.enabled {
-        report.ok("configuration", summary, details);
-    } else {
+    if !settings.server.enabled {
         report.warn(
             "configuration",
             format!("{summary}: every SCIM request answers 403 (SCIM_ENABLED=false)"),
             "set SCIM_ENABLED=true when provisioning should run again",
         );
         report.with_details(details);
+    } else if settings.server.read_only {
+        report.warn(
+            "configuration",
+            format!("{summary}, read-only: every write answers 503 (SCIM_READ_ONLY=true)"),
+            "set SCIM_READ_ONLY=false (or remove it) and restart once the maintenance is over",
+        );
+        report.with_details(details);
+    } else {
+        report.ok("configuration", summary, details);
     }
 }
 

@@ -139,3 +139,26 @@ async fn readyz_says_when_the_service_is_not_read_only() {
     .await;
     assert!(recorded.is_some(), "lastUsedAt never written");
 }
+
+#[tokio::test]
+async fn check_warns_while_the_service_is_read_only() {
+    let db = TestDb::migrated().await;
+    let check = |read_only: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scim-sidecar"))
+            .arg("check")
+            .current_dir(crate::helpers::MANIFEST_DIR)
+            .env_clear()
+            .env("DATABASE_URL", &db.url)
+            .env("SOURCEBOT_ENCRYPTION_KEY", crate::helpers::ENCRYPTION_KEY)
+            .env("SCIM_READ_ONLY", read_only)
+            .output()
+            .unwrap()
+    };
+    let read_only = String::from_utf8_lossy(&check("true").stdout).into_owned();
+    assert!(
+        read_only.contains("read-only: every write answers 503 (SCIM_READ_ONLY=true)"),
+        "{read_only}"
+    );
+    let writable = String::from_utf8_lossy(&check("false").stdout).into_owned();
+    assert!(!writable.contains("read-only"), "{writable}");
+}
