@@ -521,3 +521,29 @@ async fn the_metrics_listener_stops_with_the_server_and_can_be_turned_off() {
     assert!(off.metrics.is_none());
     assert_eq!(off.get_plain("/healthz").await.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn owner_group_role_changes_are_counted_like_their_audit_rows() {
+    let app = TestApp::spawn_with(Options::env(&[("SCIM_OWNER_GROUP", "Owners")])).await;
+    let jane = app.create_user("jane@example.com", "ext-jane").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = Scrape::of(&app).await;
+    app.create_group("Owners", &[&jane]).await;
+    let after = Scrape::of(&app).await;
+    let rows = app
+        .db
+        .count("SELECT count(*) FROM \"Audit\" WHERE action = 'org.member_role_changed'")
+        .await;
+    assert_eq!(rows, 1);
+    assert_eq!(
+        delta(
+            &before,
+            &after,
+            "scim_provisioning_events_total",
+            &[("event", "role_changed")]
+        ),
+        1.0
+    );
+}

@@ -56,6 +56,15 @@ async fn read_only_serves_reads_and_refuses_writes_without_changing_the_database
         .await
         .unwrap();
     assert_eq!(search.status().as_u16(), 200, "a search is a read");
+    let group_search = app
+        .request(Method::POST, "/Groups/.search")
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(group_search.status().as_u16(), 200, "a search is a read");
     for (method, path, status) in [
         (Method::GET, "/ServiceProviderConfig", 200),
         (Method::HEAD, "/Users/u-1", 200),
@@ -75,6 +84,10 @@ async fn read_only_serves_reads_and_refuses_writes_without_changing_the_database
         app.request(Method::PUT, "/Users/u-1").json(&body),
         app.request(Method::PATCH, "/Users/u-1").json(&patch),
         app.request(Method::DELETE, "/Users/u-2"),
+        app.request(Method::POST, "/Groups").json(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Engineering"
+        })),
         // Refused before authentication: nothing is looked up.
         app.client.post(format!("{}/Users", app.base)).json(&body),
     ];
