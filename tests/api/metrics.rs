@@ -411,7 +411,12 @@ async fn every_series_is_exposed_and_counters_move_with_requests() {
 
 #[tokio::test]
 async fn pool_gauges_are_sampled_at_the_scrape() {
-    let app = TestApp::spawn_with_env(&[("SCIM__DATABASE__POOL_MAX_SIZE", "2")]).await;
+    // The waiting request must outlast a slow machine's scrapes.
+    let app = TestApp::spawn_with_env(&[
+        ("SCIM__DATABASE__POOL_MAX_SIZE", "2"),
+        ("SCIM__DATABASE__ACQUIRE_TIMEOUT_MS", "30000"),
+    ])
+    .await;
     // Both connections held by requests waiting on a lock, a third request waiting for one.
     let mut blocker = app.db.lock_table("User").await;
     let in_flight: Vec<_> = (0..3)
