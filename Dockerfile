@@ -39,7 +39,8 @@ WORKDIR /app
 ENV SCIM_ENV=production \
     SCIM_LISTEN=0.0.0.0:8080
 USER 10001:10001
-EXPOSE 8080
+# 8080: SCIM; 9464: Prometheus /metrics (SCIM_METRICS_LISTEN, `off` to disable).
+EXPOSE 8080 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/scim-sidecar", "health"]
 ENTRYPOINT ["/usr/local/bin/scim-sidecar"]
