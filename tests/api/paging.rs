@@ -6,6 +6,9 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_scim_error, TestApp};
 
+/// Walks send hundreds of requests in a moment: no per-token rate limit.
+const UNLIMITED: &[(&str, &str)] = &[("SCIM__SERVER__RATE_LIMIT_PER_SECOND", "0")];
+
 /// 23 members the app created, 4 provisioned (one of them with a title), one SCIM DELETEd
 /// (hidden), one removed membership the service keeps (`remove` mode), and a member of
 /// another org: returns that other org and its token.
@@ -139,7 +142,7 @@ async fn walk_by_index(app: &TestApp, query: &[(&str, &str)], count: usize) -> V
 
 #[tokio::test]
 async fn a_walk_by_cursor_or_by_index_returns_every_visible_member_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_env(UNLIMITED).await;
     seed(&app).await;
     let expected = visible_ids(&app).await;
     assert_eq!(expected.len(), 23 + 3 + 1, "the seeded members");
@@ -184,7 +187,7 @@ async fn a_walk_by_cursor_or_by_index_returns_every_visible_member_once() {
 
 #[tokio::test]
 async fn cursor_walks_follow_filters_and_every_kind_of_order() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_env(UNLIMITED).await;
     seed(&app).await;
     let queries: [&[(&str, &str)]; 9] = [
         &[("filter", "active eq true")],
@@ -238,7 +241,7 @@ async fn cursor_walks_follow_filters_and_every_kind_of_order() {
 
 #[tokio::test]
 async fn a_cursor_works_only_for_its_org_and_query() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_env(UNLIMITED).await;
     let (_, other_token) = seed(&app).await;
     let first: Value = app.get_json("/Users?cursor=&count=2").await;
     let cursor = first["nextCursor"].as_str().unwrap().to_owned();
@@ -319,7 +322,7 @@ async fn a_cursor_works_only_for_its_org_and_query() {
 
 #[tokio::test]
 async fn the_service_provider_config_advertises_both_paging_methods() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_env(UNLIMITED).await;
     let config: Value = app.get_json("/ServiceProviderConfig").await;
     assert_eq!(
         config["pagination"],
@@ -337,7 +340,7 @@ async fn the_service_provider_config_advertises_both_paging_methods() {
 #[tokio::test]
 async fn a_page_walks_the_membership_index_instead_of_sorting_the_org() {
     use scim_sidecar::db::repo::members::{explain_page, PageRequest, PageStart};
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with_env(UNLIMITED).await;
     let org = app.org_id;
     app.db
         .run_sql(&format!(
