@@ -838,6 +838,7 @@ async fn check_address_index(
 }
 
 async fn seat_use(conn: &mut AsyncPgConnection) -> diesel::QueryResult<SeatUse> {
+    // Raw SQL, as the other reads of `check`: run once per invocation, so nothing to cache.
     let deployment: Count = diesel::sql_query(
         "SELECT count(DISTINCT \"userId\") AS count FROM public.\"UserToOrg\" WHERE \"isActive\"",
     )
@@ -888,6 +889,7 @@ async fn check_tokens(
     seats: Option<&SeatUse>,
     report: &mut Report,
 ) {
+    // Raw SQL, as the other reads of `check`: run once per invocation, so nothing to cache.
     let rows: Vec<OrgTokens> = match diesel::sql_query(
         "SELECT o.id AS org_id, o.name AS org_name, count(*) AS tokens, \
                 max(t.\"lastUsedAt\") AS last_used_at \

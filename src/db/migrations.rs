@@ -62,6 +62,7 @@ async fn run(target: &ConnectOptions, bar: ProgressBar) -> anyhow::Result<Vec<St
     let watcher = if bar.is_hidden() {
         None
     } else {
+        // Raw SQL: diesel has no declaration of `pg_backend_pid()`; read once per `migrate`.
         let pid: BackendPid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
             .get_result(&mut conn)
             .await?;
